@@ -1,0 +1,30 @@
+"""Install mmdet_tde: ``pip install -e .`` (see tools/install.sh for the full environment)."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements(name):
+    lines = (HERE / 'requirements' / name).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
+
+
+version = {}
+exec((HERE / 'mmdet_tde' / 'version.py').read_text(), version)
+
+setup(
+    name='mmdet_tde',
+    version=version['__version__'],
+    description='De-confounded training and TDE inference (NeurIPS 2020) for MMDetection 3.x on LVIS',
+    long_description=(HERE / 'README.md').read_text(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmdet_tde', 'mmdet_tde.*']),
+    python_requires='>=3.8',
+    # torch and mmcv are deliberately absent: tools/install.sh installs them so that an existing
+    # CUDA torch is kept and mmcv's ops are compiled against it.
+    install_requires=read_requirements('runtime.txt'),
+    extras_require={'tests': read_requirements('tests.txt')},
+    license='Apache-2.0',
+)
