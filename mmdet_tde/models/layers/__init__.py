@@ -1,0 +1,8 @@
+from .causal_norm import (NORMS, CausalNormClassifier, background_exempted_log_probs,
+                          background_exempted_probs, normalized_logits)
+from .deconfound_conv import DeconfoundConv2d
+
+__all__ = [
+    'NORMS', 'CausalNormClassifier', 'DeconfoundConv2d', 'background_exempted_probs',
+    'background_exempted_log_probs', 'normalized_logits'
+]

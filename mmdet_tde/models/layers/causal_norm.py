@@ -1,0 +1,206 @@
+"""The de-confounded multi-head normalised classifier and TDE inference (pure PyTorch).
+
+Equation numbers refer to ``000_9f08259b63e41578.txt`` (the TDE paper); the normalisation
+family follows Eq. (1) of its supplement ``002_f5e2d7e9c642274e.txt``. Nothing here imports
+mmdet, so the layer can be used in any classifier.
+"""
+import math
+import warnings
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+NORMS = ('deconfound', 'cosine', 'capsule')
+
+
+def _split_heads(t: Tensor, num_heads: int) -> Tensor:
+    """(..., D) -> (..., K, D/K): the K contiguous channel groups of the multi-head strategy."""
+    return t.reshape(*t.shape[:-1], num_heads, t.shape[-1] // num_heads)
+
+
+def normalizer(x_norm: Tensor, w_norm: Tensor, norm: str, gamma: float) -> Tensor:
+    """N(x^k, w_i^k) of supplement Eq. (1); broadcasts ``x_norm`` (..., 1, K) with ``w_norm`` (C, K)."""
+    if norm == 'deconfound':
+        return x_norm * (w_norm + gamma)
+    if norm == 'cosine':
+        return x_norm * w_norm
+    if norm == 'capsule':
+        return (x_norm + 1) * w_norm
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def normalized_logits(x: Tensor, weight: Tensor, num_heads: int, tau: float, gamma: float,
+                      norm: str = 'deconfound') -> Tensor:
+    """``z_i = tau/K * sum_k (w_i^k . x^k) / N(x^k, w_i^k)`` (Eq. 7 for ``norm='deconfound'``).
+
+    Args:
+        x: features of shape (..., D).
+        weight: class weights of shape (C, D).
+    Returns:
+        logits of shape (..., C).
+    """
+    xk = _split_heads(x, num_heads)                      # (..., K, Dk)
+    wk = _split_heads(weight, num_heads)                 # (C, K, Dk)
+    dots = torch.einsum('...kd,ckd->...ck', xk, wk)      # (..., C, K)
+    x_norm = xk.norm(dim=-1).unsqueeze(-2)               # (..., 1, K)
+    w_norm = wk.norm(dim=-1)                             # (C, K)
+    # A zero feature (possible after ReLU) has no direction: clamp keeps its logits at 0, not NaN.
+    denom = normalizer(x_norm, w_norm, norm, gamma).clamp_min(torch.finfo(x.dtype).tiny)
+    return (tau / num_heads) * (dots / denom).sum(dim=-1)
+
+
+def background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: int = -1) -> Tensor:
+    """Log of Eq. (9), computed in log space so that no probability under- or overflows.
+
+    ``log final_i = LSE(z_fg) - LSE(z) + TDE_i - LSE(TDE_fg)`` for foreground ``i`` and
+    ``log final_bg = z_bg - LSE(z)``: the background keeps the de-confounded probability ``p_bg`` and
+    the foreground share ``1 - p_bg`` is divided in the proportions of the TDE probabilities ``q``.
+    """
+    num_cols = logits.shape[-1]
+    bg = bg_index % num_cols
+    fg = torch.ones(num_cols, dtype=torch.bool, device=logits.device)
+    fg[bg] = False
+    log_p = logits.log_softmax(dim=-1)
+    log_fg_share = logits[..., fg].logsumexp(dim=-1, keepdim=True) - logits.logsumexp(dim=-1, keepdim=True)
+    log_fg = log_fg_share + tde_logits[..., fg] - tde_logits[..., fg].logsumexp(dim=-1, keepdim=True)
+    out = torch.empty_like(log_p)
+    out[..., fg] = log_fg
+    out[..., bg] = log_p[..., bg]
+    return out
+
+
+def background_exempted_probs(z: Tensor, tde_logits: Tensor, bg_index: int = -1) -> Tensor:
+    """Eq. (9): background-exempted class probabilities (they sum to 1 over all columns)."""
+    return background_exempted_log_probs(z, tde_logits, bg_index).exp()
+
+
+class CausalNormClassifier(nn.Module):
+    """Multi-head normalised classifier with a tracked head direction (paper Sec. 4.1-4.2).
+
+    Training uses :meth:`forward` (Eq. 7) with an ordinary cross-entropy and calls
+    :meth:`update_head_direction` once per iteration; inference may subtract the head-direction
+    effect with :meth:`tde` (Eq. 8). ``alpha`` is used only at inference, so changing it needs no
+    retraining.
+
+    Args:
+        in_features: feature dimension D, divisible by ``num_heads``.
+        num_classes: number of output columns (C + 1 in detection, background last).
+        num_heads: K, the number of channel groups.
+        tau: logit scale.
+        gamma: class-agnostic baseline energy of the de-confound normaliser.
+        alpha: default strength of the removed head-direction effect in :meth:`tde`.
+        momentum: decay of the head-direction moving average (Assumption 1).
+        norm: ``'deconfound'``, ``'cosine'`` or ``'capsule'`` (supplement Eq. 1).
+    """
+
+    def __init__(self, in_features: int, num_classes: int, num_heads: int = 2, tau: float = 16.0,
+                 gamma: float = 1 / 32, alpha: float = 1.5, momentum: float = 0.9,
+                 norm: str = 'deconfound'):
+        super().__init__()
+        if not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f'num_heads must be a positive integer, got {num_heads!r}')
+        if in_features <= 0 or in_features % num_heads != 0:
+            raise ValueError(f'in_features must be a positive multiple of num_heads={num_heads}, '
+                             f'got in_features={in_features}')
+        if num_classes < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        if not tau > 0:
+            raise ValueError(f'tau must be > 0, got {tau}')
+        if not gamma >= 0:
+            raise ValueError(f'gamma must be >= 0, got {gamma}')
+        if not alpha >= 0:
+            raise ValueError(f'alpha must be >= 0, got {alpha}')
+        if not 0 <= momentum < 1:
+            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
+        if norm not in NORMS:
+            raise ValueError(f'norm must be one of {NORMS}, got {norm!r}')
+        self.in_features = in_features
+        self.num_classes = num_classes
+        self.num_heads = num_heads
+        self.tau = float(tau)
+        self.gamma = float(gamma)
+        self.alpha = float(alpha)
+        self.momentum = float(momentum)
+        self.norm = norm
+        self.weight = nn.Parameter(torch.empty(num_classes, in_features))
+        # The unnormalised moving average x_bar of Assumption 1; saved in checkpoints.
+        self.register_buffer('head_direction', torch.zeros(in_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return (f'in_features={self.in_features}, num_classes={self.num_classes}, '
+                f'num_heads={self.num_heads}, tau={self.tau}, gamma={self.gamma}, '
+                f'alpha={self.alpha}, momentum={self.momentum}, norm={self.norm!r}')
+
+    def forward(self, x: Tensor) -> Tensor:
+        """De-confounded logits ``z`` (Eq. 7), shape (N, num_classes)."""
+        return normalized_logits(x, self.weight, self.num_heads, self.tau, self.gamma, self.norm)
+
+    @property
+    def has_head_direction(self) -> bool:
+        """Whether every head's direction is defined (non-zero), i.e. TDE is possible."""
+        return bool((_split_heads(self.head_direction, self.num_heads).norm(dim=-1) > 0).all())
+
+    @torch.no_grad()
+    def update_head_direction(self, x_fg: Tensor) -> None:
+        """``x_bar <- momentum * x_bar + mean(x_fg)`` over the foreground features of all ranks.
+
+        Sum and count are all-reduced when ``torch.distributed`` is initialised, so every rank ends
+        with the same direction. An iteration with no foreground feature anywhere leaves it unchanged.
+        """
+        x_fg = x_fg.detach().reshape(-1, self.in_features)
+        stats = torch.cat([x_fg.sum(dim=0, dtype=torch.float64),
+                           x_fg.new_tensor([x_fg.shape[0]], dtype=torch.float64)])
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(stats)
+        count = stats[-1]
+        if count == 0:
+            return
+        mean = (stats[:-1] / count).to(self.head_direction.dtype)
+        self.head_direction.mul_(self.momentum).add_(mean)
+
+    def head_direction_unit(self) -> Tensor:
+        """``d_hat^k = x_bar^k / ||x_bar^k||`` per head, shape (K, D/K)."""
+        d = _split_heads(self.head_direction, self.num_heads)
+        return d / d.norm(dim=-1, keepdim=True)
+
+    def counterfactual_logits(self, x: Tensor) -> Tensor:
+        """The logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
+
+        This is Eq. (7) with the discriminative part of ``x`` set to zero while the normaliser keeps
+        ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms.
+        """
+        if not self.has_head_direction:
+            raise RuntimeError('head_direction is zero (never trained or not in the checkpoint): '
+                               'TDE is undefined; run inference without TDE')
+        d_hat = self.head_direction_unit().to(x.dtype)           # (K, Dk)
+        xk = _split_heads(x, self.num_heads)                      # (N, K, Dk)
+        wk = _split_heads(self.weight, self.num_heads)            # (C, K, Dk)
+        x_norm = xk.norm(dim=-1)                                  # (N, K)
+        proj = (xk * d_hat).sum(dim=-1)                           # cos(x^k, d_hat^k) ||x^k||
+        w_dot_d = torch.einsum('ckd,kd->ck', wk, d_hat)           # (C, K)
+        denom = normalizer(x_norm.unsqueeze(-2), wk.norm(dim=-1), self.norm, self.gamma)
+        denom = denom.clamp_min(torch.finfo(x.dtype).tiny)
+        return (self.tau / self.num_heads) * (proj.unsqueeze(-2) * w_dot_d / denom).sum(dim=-1)
+
+    def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
+        """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
+        alpha = self.alpha if alpha is None else alpha
+        if alpha < 0:
+            raise ValueError(f'alpha must be >= 0, got {alpha}')
+        return self.forward(x) - alpha * self.counterfactual_logits(x)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        if prefix + 'head_direction' not in state_dict:
+            warnings.warn(f'checkpoint has no "{prefix}head_direction" (e.g. a stock linear head): '
+                          'the head direction stays zero and inference runs without TDE')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)

@@ -1,0 +1,79 @@
+"""``fc_cls`` of the TDE box heads: the causal-norm classifier with detection inference modes."""
+from typing import Optional
+
+from mmengine.logging import print_log
+from torch import Tensor
+
+from mmdet.registry import MODELS
+
+from mmdet_tde.models.layers import CausalNormClassifier, background_exempted_log_probs
+
+
+@MODELS.register_module()
+class CausalNormPredictor(CausalNormClassifier):
+    """Eq. (7) logits in training; at inference the scores mmdet's post-processing expects.
+
+    mmdet applies ``softmax`` to whatever the box head returns. With background-exempted TDE the
+    head therefore returns ``log`` of the Eq. (9) probabilities: ``softmax(log p) = p``, so the
+    probabilities are not squashed a second time. Cascade R-CNN averages its stages' outputs before
+    that softmax; averaging log-probabilities gives the normalised geometric mean of the stages'
+    probabilities, which is exactly what averaging logits means for mmdet's stock linear heads.
+
+    Args:
+        in_features, out_features: filled in by mmdet's box heads (``out_features`` = C + 1).
+        use_tde: remove the head-direction effect at inference (Eq. 8).
+        background_exempted: keep the background's de-confounded probability (Eq. 9).
+        **kwargs: the hyper-parameters of :class:`CausalNormClassifier`.
+    """
+
+    def __init__(self, in_features: int, out_features: int, use_tde: bool = True,
+                 background_exempted: bool = True, **kwargs):
+        super().__init__(in_features, out_features, **kwargs)
+        self.use_tde = use_tde
+        self.background_exempted = background_exempted
+        self._train_features: Optional[Tensor] = None
+        self._warned_no_direction = False
+
+    def extra_repr(self) -> str:
+        return (f'{super().extra_repr()}, use_tde={self.use_tde}, '
+                f'background_exempted={self.background_exempted}')
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            # Kept for update_head_direction_from_targets(): mmdet's RoI heads pass the box head's
+            # loss the targets but not the classification features.
+            self._train_features = x.detach()
+            return super().forward(x)
+        return self.inference_scores(x)
+
+    def inference_scores(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
+        """Scores whose softmax is the final class distribution for the configured mode."""
+        logits = super().forward(x)
+        if not self.use_tde:
+            return logits
+        if not self.has_head_direction:
+            if not self._warned_no_direction:
+                print_log('CausalNormPredictor: head_direction is zero (untrained or missing from '
+                          'the checkpoint); inference runs without TDE', logger='current',
+                          level=30)
+                self._warned_no_direction = True
+            return logits
+        tde_logits = self.tde(x, alpha)
+        if not self.background_exempted:
+            return tde_logits
+        return background_exempted_log_probs(logits, tde_logits)
+
+    def update_head_direction_from_targets(self, labels: Tensor) -> None:
+        """Update the head direction from the last training forward's foreground RoIs.
+
+        Foreground means a target label in ``[0, C)``: the background (label C, mmdet's last column)
+        is excluded and class 0 is included.
+        """
+        features, self._train_features = self._train_features, None
+        if features is None:
+            raise RuntimeError('update_head_direction_from_targets() needs a training forward first')
+        if features.shape[0] != labels.shape[0]:
+            raise ValueError(f'labels has {labels.shape[0]} entries but the last forward saw '
+                             f'{features.shape[0]} RoIs')
+        foreground = (labels >= 0) & (labels < self.num_classes - 1)
+        self.update_head_direction(features[foreground])

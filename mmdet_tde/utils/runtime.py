@@ -1,0 +1,63 @@
+"""Runtime fixes the tools apply before building mmengine's Runner."""
+import datetime
+import os
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def allow_trusted_checkpoints() -> None:
+    """Let mmengine load its own checkpoints under torch >= 2.6.
+
+    torch now unpickles with ``weights_only=True`` by default, which rejects the message hub and
+    other Python objects mmengine 0.10 stores, breaking ``--resume`` and test-from-checkpoint.
+    Checkpoints given to the tools are the user's own files, so full unpickling is restored for
+    this process only (an explicit ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` still wins).
+    """
+    if not os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD'):
+        os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Run a distributed job on CPU processes with gloo when no GPU is present.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and wraps the model with
+    ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only machine. The process group is therefore
+    created here (mmengine skips its own when one exists) and the DDP wrapper gets no device ids.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(f"launcher must be 'none' or 'pytorch' on a machine without GPU, "
+                         f'got {launcher!r}')
+    if not dist.is_initialized():
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
+        kwargs = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
+        dist.init_process_group(backend='gloo', **kwargs)
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    print_log(f'no GPU: running rank {dist.get_rank()} of {dist.get_world_size()} on the CPU '
+              'with the gloo backend', logger='current')
+
+
+def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict] = None,
+                     work_dir: Optional[str] = None) -> Config:
+    """Load a config as mmdet's tools do: ``--cfg-options`` merged, work dir CLI > file > name."""
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = os.path.join('./work_dirs', os.path.splitext(os.path.basename(config))[0])
+    return cfg

@@ -1,0 +1,72 @@
+"""Test (and evaluate) a detector; TDE inference settings can be changed without retraining."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmdet.engine.hooks.utils import trigger_visualization_hook
+from mmdet.evaluation import DumpDetResults
+from mmdet.utils import setup_cache_size_limit_of_dynamo
+
+from mmdet_tde.utils import (allow_trusted_checkpoints, load_tool_config, set_tde_inference,
+                             setup_cpu_distributed)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--out', help='dump predictions to a .pkl file for offline evaluation')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='save painted images under work_dir/timestamp/DIR')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--tde-alpha', type=float,
+                        help='alpha of Eq. (8) for every TDE box head (no retraining needed)')
+    parser.add_argument('--tde', choices=['on', 'off'],
+                        help='switch TDE inference of every TDE box head on or off')
+    parser.add_argument('--background-exempted', choices=['on', 'off'],
+                        help='switch background-exempted inference (Eq. 9) on or off')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def on_off(value):
+    return None if value is None else value == 'on'
+
+
+def main():
+    args = parse_args()
+    setup_cache_size_limit_of_dynamo()
+    allow_trusted_checkpoints()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must end with .pkl or .pickle, got {args.out}')
+
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    cfg.load_from = args.checkpoint
+    if args.tde_alpha is not None or args.tde or args.background_exempted:
+        set_tde_inference(cfg, alpha=args.tde_alpha, use_tde=on_off(args.tde),
+                          background_exempted=on_off(args.background_exempted))
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
