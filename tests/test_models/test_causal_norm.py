@@ -1,59 +1,13 @@
 """CausalNormClassifier against a float64 re-derivation of the paper's Eq. (7), (8), (9)."""
-import math
-
 import numpy as np
 import pytest
 import torch
 
 from mmdet_tde.models.layers import (CausalNormClassifier, DeconfoundConv2d,
                                      background_exempted_probs)
+from reference import ref_bg_exempted, ref_logits, ref_tde
 
 NORMS = ['deconfound', 'cosine', 'capsule']
-
-
-def ref_norm(x_norm, w_norm, norm, gamma):
-    return {'deconfound': x_norm * (w_norm + gamma), 'cosine': x_norm * w_norm,
-            'capsule': (x_norm + 1) * w_norm}[norm]
-
-
-def ref_logits(x, w, K, tau, gamma, norm):
-    """Eq. (7) / supplement Eq. (1), one sample, one class, one head at a time."""
-    n, d = x.shape
-    c = w.shape[0]
-    dk = d // K
-    z = np.zeros((n, c))
-    for s in range(n):
-        for i in range(c):
-            for k in range(K):
-                xk, wk = x[s, k * dk:(k + 1) * dk], w[i, k * dk:(k + 1) * dk]
-                z[s, i] += wk @ xk / ref_norm(np.linalg.norm(xk), np.linalg.norm(wk), norm, gamma)
-    return tau / K * z
-
-
-def ref_tde(x, w, dbar, K, tau, gamma, alpha, norm):
-    """Eq. (8), with the head-direction part d = cos(x, d_hat) ||x|| d_hat fed through the same norm."""
-    n, d = x.shape
-    dk = d // K
-    cf = np.zeros((n, w.shape[0]))
-    for s in range(n):
-        for i in range(w.shape[0]):
-            for k in range(K):
-                xk, wk = x[s, k * dk:(k + 1) * dk], w[i, k * dk:(k + 1) * dk]
-                dhat = dbar[k * dk:(k + 1) * dk] / np.linalg.norm(dbar[k * dk:(k + 1) * dk])
-                cos = xk @ dhat / np.linalg.norm(xk)
-                cf[s, i] += cos * np.linalg.norm(xk) * (wk @ dhat) / ref_norm(
-                    np.linalg.norm(xk), np.linalg.norm(wk), norm, gamma)
-    return ref_logits(x, w, K, tau, gamma, norm) - alpha * tau / K * cf
-
-
-def ref_bg_exempted(z, t):
-    p = np.exp(z - z.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    q = np.exp(t - t.max(1, keepdims=True))
-    q /= q.sum(1, keepdims=True)
-    out = (1 - p[:, -1:]) * q / (1 - q[:, -1:])
-    out[:, -1] = p[:, -1]
-    return out
 
 
 def make(norm, K, D=24, C=7, seed=0, **kw):

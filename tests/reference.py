@@ -1,0 +1,50 @@
+"""Float64 NumPy re-derivations of the paper's equations, written independently of mmdet_tde."""
+import numpy as np
+
+
+def ref_norm(x_norm, w_norm, norm, gamma):
+    """N(x, w) of the supplement's Eq. (1)."""
+    return {'deconfound': x_norm * (w_norm + gamma), 'cosine': x_norm * w_norm,
+            'capsule': (x_norm + 1) * w_norm}[norm]
+
+
+def ref_logits(x, w, K, tau, gamma, norm='deconfound'):
+    """Eq. (7), one sample, one class, one head at a time."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    dk = x.shape[1] // K
+    z = np.zeros((x.shape[0], w.shape[0]))
+    for s in range(x.shape[0]):
+        for i in range(w.shape[0]):
+            for k in range(K):
+                xk, wk = x[s, k * dk:(k + 1) * dk], w[i, k * dk:(k + 1) * dk]
+                z[s, i] += wk @ xk / ref_norm(np.linalg.norm(xk), np.linalg.norm(wk), norm, gamma)
+    return tau / K * z
+
+
+def ref_tde(x, w, dbar, K, tau, gamma, alpha, norm='deconfound'):
+    """Eq. (8): the head-direction part cos(x, d_hat) ||x|| d_hat goes through the same norm."""
+    x, w, dbar = (np.asarray(a, np.float64) for a in (x, w, dbar))
+    dk = x.shape[1] // K
+    cf = np.zeros((x.shape[0], w.shape[0]))
+    for s in range(x.shape[0]):
+        for i in range(w.shape[0]):
+            for k in range(K):
+                xk, wk = x[s, k * dk:(k + 1) * dk], w[i, k * dk:(k + 1) * dk]
+                dhat = dbar[k * dk:(k + 1) * dk] / np.linalg.norm(dbar[k * dk:(k + 1) * dk])
+                cos = xk @ dhat / np.linalg.norm(xk)
+                cf[s, i] += cos * np.linalg.norm(xk) * (wk @ dhat) / ref_norm(
+                    np.linalg.norm(xk), np.linalg.norm(wk), norm, gamma)
+    return ref_logits(x, w, K, tau, gamma, norm) - alpha * tau / K * cf
+
+
+def softmax(a):
+    e = np.exp(a - a.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def ref_bg_exempted(z, t):
+    """Eq. (9) with the background in the last column."""
+    p, q = softmax(z), softmax(t)
+    out = (1 - p[:, -1:]) * q / (1 - q[:, -1:])
+    out[:, -1] = p[:, -1]
+    return out

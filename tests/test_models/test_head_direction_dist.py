@@ -1,0 +1,67 @@
+"""A real 2-process gloo run: both ranks end with the EMA of the global foreground means."""
+import socket
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+C, D, STEPS, MOMENTUM = 4, 8, 4, 0.9
+
+
+def rank_batch(rank, step):
+    """Features and labels of one rank at one step; label C is background.
+
+    Step 1: rank 1 has no foreground; step 2: no rank has any (the direction must not change).
+    """
+    g = torch.Generator().manual_seed(100 * step + rank)
+    n = 3 + 2 * rank + step
+    x = torch.randn(n, D, generator=g) + rank
+    labels = torch.randint(0, C + 1, (n, ), generator=g)
+    labels[0] = 0  # class 0 is foreground
+    labels[-1] = C
+    if (step == 1 and rank == 1) or step == 2:
+        labels[:] = C
+    return x, labels
+
+
+def worker(rank, world_size, port, out):
+    from mmdet_tde.models import CausalNormPredictor
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=world_size)
+    torch.manual_seed(0)
+    predictor = CausalNormPredictor(D, C + 1, num_heads=2, momentum=MOMENTUM).train()
+    history = []
+    for step in range(STEPS):
+        x, labels = rank_batch(rank, step)
+        predictor(x)
+        predictor.update_head_direction_from_targets(labels)
+        history.append(predictor.head_direction.clone())
+    out[rank] = torch.stack(history)
+    dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_rank_gloo_directions_are_identical_and_global():
+    world_size = 2
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(worker, args=(world_size, free_port(), out), nprocs=world_size, join=True)
+        histories = [out[r].double().numpy() for r in range(world_size)]
+    np.testing.assert_array_equal(histories[0], histories[1])
+    expected = np.zeros(D)
+    for step in range(STEPS):
+        feats = []
+        for rank in range(world_size):
+            x, labels = rank_batch(rank, step)
+            feats.append(x[labels < C].double().numpy())
+        feats = np.concatenate(feats)
+        if len(feats):
+            expected = MOMENTUM * expected + feats.mean(0)
+        np.testing.assert_allclose(histories[0][step], expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(histories[0][2], histories[0][1])
