@@ -1,6 +1,6 @@
 """Small real mmdet models and inputs for the head tests."""
 import torch
-from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
@@ -25,7 +25,7 @@ def build_model(cfg_model):
 
 def stock_cascade_cfg(num_classes=5, tde=True):
     """mmdet's own Cascade Mask R-CNN config with only the box heads' type (and classes) changed."""
-    cfg = Config.fromfile('mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py')
+    cfg = get_config('mmdet::cascade_rcnn/cascade-mask-rcnn_r50_fpn_1x_coco.py')
     model = small_backbone(cfg.model)
     for head in model.roi_head.bbox_head:
         head.num_classes = num_classes
@@ -36,7 +36,7 @@ def stock_cascade_cfg(num_classes=5, tde=True):
 
 
 def stock_mask_rcnn_cfg(num_classes=5, tde=True):
-    cfg = Config.fromfile('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
+    cfg = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
     model = small_backbone(cfg.model)
     model.roi_head.bbox_head.num_classes = num_classes
     model.roi_head.mask_head.num_classes = num_classes

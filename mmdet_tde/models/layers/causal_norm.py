@@ -139,9 +139,12 @@ class CausalNormClassifier(nn.Module):
                 f'num_heads={self.num_heads}, tau={self.tau}, gamma={self.gamma}, '
                 f'alpha={self.alpha}, momentum={self.momentum}, norm={self.norm!r}')
 
-    def forward(self, x: Tensor) -> Tensor:
+    def deconfounded_logits(self, x: Tensor) -> Tensor:
         """De-confounded logits ``z`` (Eq. 7), shape (N, num_classes)."""
         return normalized_logits(x, self.weight, self.num_heads, self.tau, self.gamma, self.norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.deconfounded_logits(x)
 
     @property
     def has_head_direction(self) -> bool:
@@ -195,7 +198,7 @@ class CausalNormClassifier(nn.Module):
         alpha = self.alpha if alpha is None else alpha
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0, got {alpha}')
-        return self.forward(x) - alpha * self.counterfactual_logits(x)
+        return self.deconfounded_logits(x) - alpha * self.counterfactual_logits(x)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

@@ -43,12 +43,12 @@ class CausalNormPredictor(CausalNormClassifier):
             # Kept for update_head_direction_from_targets(): mmdet's RoI heads pass the box head's
             # loss the targets but not the classification features.
             self._train_features = x.detach()
-            return super().forward(x)
+            return self.deconfounded_logits(x)
         return self.inference_scores(x)
 
     def inference_scores(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Scores whose softmax is the final class distribution for the configured mode."""
-        logits = super().forward(x)
+        logits = self.deconfounded_logits(x)
         if not self.use_tde:
             return logits
         if not self.has_head_direction:
