@@ -1,0 +1,281 @@
+"""LVIS evaluation (the LVIS API's numbers) on top of faster-coco-eval's C++ matcher.
+
+faster-coco-eval's ``lvis_style`` mode applies LVIS's federated rules (detections of categories
+neither present nor negative in an image are dropped; unmatched detections of not-exhaustively
+annotated categories are ignored) and keeps r/c/f groups. What it leaves to the caller, and this
+module does as ``lvis.LVISResults``/``lvis.LVISEval`` do:
+
+- keep only the 300 top-scoring detections per image (across categories);
+- treat no ground truth as crowd (LVIS has no crowd regions; the LVIS API ignores ``iscrowd``);
+- summarise AP / AP50 / AP75 / APs / APm / APl / APr / APc / APf / AR@300.
+
+Inputs are checked first, so bad results fail with a message that names the field.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence, Union
+
+import numpy as np
+from faster_coco_eval import COCO, COCOeval_faster
+
+IOU_TYPES = ('bbox', 'segm')
+METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
+FREQUENCIES = ('r', 'c', 'f')
+MAX_DETS_PER_IMAGE = 300
+AREA_RANGES = ('all', 'small', 'medium', 'large')
+
+
+@dataclass
+class LVISEvalResult:
+    """Summary metrics plus the per-category and per-frequency break-down."""
+    iou_type: str
+    summary: Dict[str, float]
+    per_category: List[dict] = field(default_factory=list)
+    per_frequency: List[dict] = field(default_factory=list)
+
+
+def load_lvis_annotations(ann_file: Union[str, dict]) -> COCO:
+    """Load and check an LVIS (v0.5 or v1.0) annotation file or dict."""
+    if isinstance(ann_file, dict):
+        dataset = ann_file
+    else:
+        dataset = _load_json(ann_file, 'annotation file')
+    check_lvis_annotations(dataset)
+    # LVIS has no crowd regions: the LVIS API matches every ground truth as non-crowd.
+    dataset = dict(dataset, annotations=[dict(a, iscrowd=0) for a in dataset['annotations']])
+    return COCO(dataset)
+
+
+def load_results(result_file: str) -> list:
+    """Load a results file in LVIS/COCO results format (a JSON list of detections)."""
+    results = _load_json(result_file, 'results file')
+    if not isinstance(results, list):
+        raise ValueError(f'results file {result_file} must hold a JSON list of detections, '
+                         f'got a JSON {type(results).__name__}')
+    return results
+
+
+def check_lvis_annotations(dataset: dict) -> None:
+    """Raise ValueError unless ``dataset`` carries the fields LVIS evaluation relies on."""
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(dataset.get(key), list):
+            raise ValueError(f"LVIS annotations need a list '{key}', got "
+                             f'{type(dataset.get(key)).__name__}')
+    for idx, cat in enumerate(dataset['categories']):
+        if cat.get('frequency') not in FREQUENCIES:
+            raise ValueError(
+                f"categories[{idx}] (id={cat.get('id')}): field 'frequency' is "
+                f"{cat.get('frequency')!r}; allowed: {', '.join(map(repr, FREQUENCIES))}")
+    for idx, img in enumerate(dataset['images']):
+        for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+            if not isinstance(img.get(key), list):
+                raise ValueError(
+                    f"images[{idx}] (id={img.get('id')}): field '{key}' is missing or not a "
+                    'list; LVIS annotations list the negative and not-exhaustive categories of '
+                    'every image')
+
+
+def check_results(results: Sequence[dict], gt: COCO, iou_type: str) -> None:
+    """Raise ValueError naming the first detection and field that LVIS cannot evaluate."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+    if not isinstance(results, (list, tuple)):
+        raise ValueError(f'results must be a list of detections, got {type(results).__name__}')
+    if len(results) == 0:
+        return
+    if not all(isinstance(r, dict) for r in results):
+        idx = next(i for i, r in enumerate(results) if not isinstance(r, dict))
+        raise ValueError(f'results[{idx}] must be a dict, got {type(results[idx]).__name__}')
+    # Segmentation results may carry boxes; then both LVIS and COCO APIs take areas from them.
+    has_boxes = iou_type == 'bbox' or 'bbox' in results[0]
+    shape_keys = ('bbox', ) if iou_type == 'bbox' else ('segmentation', ) + ('bbox', ) * has_boxes
+    for key in ('image_id', 'category_id', 'score') + shape_keys:
+        missing = [i for i, r in enumerate(results) if key not in r]
+        if missing:
+            raise ValueError(f"results[{missing[0]}] has no '{key}' field "
+                             f'({len(missing)} detections lack it)')
+
+    _check_ids(results, 'image_id', gt.imgs, 'an image id of the annotations')
+    _check_ids(results, 'category_id', gt.cats, 'a category id of the annotations')
+    scores = _numbers(results, 'score')
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if bad.size:
+        raise ValueError(f"results[{bad[0]}]: field 'score' is {scores[bad[0]]}; allowed: a "
+                         f'finite number ({bad.size} detections have NaN or infinite scores)')
+    if has_boxes:
+        _check_boxes(results)
+    if iou_type == 'segm':
+        _check_segmentations(results, gt)
+
+
+def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_IMAGE) -> list:
+    """Keep the ``max_dets`` top-scoring detections of every image, as ``LVISResults`` does.
+
+    Ties at the cut keep the earlier detection (a stable sort, like the LVIS API's). Kept
+    detections stay in input order: matching sorts them by score stably, so tied scores meet
+    in the same relative order as in the LVIS API.
+    """
+    if len(results) == 0:
+        return []
+    img_ids = np.array([r['image_id'] for r in results])
+    scores = np.array([r['score'] for r in results], dtype=np.float64)
+    order = np.lexsort((-scores, img_ids))  # by image, then decreasing score; stable on ties
+    _, starts, counts = np.unique(img_ids[order], return_index=True, return_counts=True)
+    if counts.max() <= max_dets:
+        return list(results)
+    rank = np.arange(len(order)) - np.repeat(starts, counts)
+    keep = np.zeros(len(results), dtype=bool)
+    keep[order[rank < max_dets]] = True
+    return [results[i] for i in np.flatnonzero(keep)]
+
+
+def evaluate_lvis(gt: COCO,
+                  results: Sequence[dict],
+                  iou_type: str,
+                  max_dets: int = MAX_DETS_PER_IMAGE) -> LVISEvalResult:
+    """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
+
+    ``results`` are LVIS/COCO-format detection dicts; they are annotated in place (area, id),
+    as with the COCO and LVIS APIs.
+    """
+    check_results(results, gt, iou_type)
+    dt = gt.loadRes(limit_dets_per_image(results, max_dets))
+    coco_eval = COCOeval_faster(
+        gt, dt, iou_type, lvis_style=True, print_function=lambda *args, **kwargs: None)
+    coco_eval.params.maxDets = [max_dets]
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    # precision: [iou, recall, category, area, max_dets]; recall: [iou, category, area, max_dets]
+    precision = coco_eval.eval['precision'][..., -1]
+    recall = coco_eval.eval['recall'][..., -1]
+    iou_thrs = coco_eval.params.iouThrs
+    cat_ids = list(coco_eval.params.catIds)
+    groups = {f: [] for f in FREQUENCIES}
+    for idx, cat_id in enumerate(cat_ids):
+        groups[gt.cats[cat_id]['frequency']].append(idx)
+
+    summary = _summarize(precision, recall, iou_thrs, slice(None))
+    for freq in FREQUENCIES:
+        summary[f'AP{freq}'] = _mean_valid(precision[:, :, groups[freq], 0])
+    summary = {name: summary[name] for name in METRIC_NAMES}
+
+    num_gt = _count_by_category(gt.anns.values(), cat_ids)
+    num_dt = _count_by_category(dt.anns.values(), cat_ids)
+    per_category = []
+    for idx, cat_id in enumerate(cat_ids):
+        cat = gt.cats[cat_id]
+        row = dict(category_id=cat_id, name=cat.get('name', str(cat_id)),
+                   frequency=cat['frequency'], image_count=cat.get('image_count'),
+                   num_gt=num_gt[idx], num_dets=num_dt[idx])
+        row.update(_summarize(precision, recall, iou_thrs, [idx]))
+        per_category.append(row)
+    per_frequency = []
+    for freq in FREQUENCIES:
+        row = dict(frequency=freq, num_categories=len(groups[freq]),
+                   num_evaluated=sum(per_category[i]['AP'] >= 0 for i in groups[freq]))
+        row.update(_summarize(precision, recall, iou_thrs, groups[freq]))
+        per_frequency.append(row)
+    return LVISEvalResult(iou_type, summary, per_category, per_frequency)
+
+
+def _summarize(precision, recall, iou_thrs, cats) -> Dict[str, float]:
+    """LVIS's summary numbers over the categories ``cats`` (LVISEval._summarize)."""
+    iou50, iou75 = (np.flatnonzero(iou_thrs == thr) for thr in (0.5, 0.75))
+    metrics = dict(
+        AP=_mean_valid(precision[:, :, cats, 0]),
+        AP50=_mean_valid(precision[iou50][:, :, cats, 0]),
+        AP75=_mean_valid(precision[iou75][:, :, cats, 0]))
+    for area_idx, area in enumerate(AREA_RANGES[1:], start=1):
+        metrics[f'AP{area[0]}'] = _mean_valid(precision[:, :, cats, area_idx])
+    metrics['AR@300'] = _mean_valid(recall[:, cats, 0])
+    return metrics
+
+
+def _mean_valid(values: np.ndarray) -> float:
+    """Mean of the defined (> -1) entries, -1 when there are none, as the LVIS API reports."""
+    valid = values[values > -1]
+    return float(np.mean(valid)) if valid.size else -1.0
+
+
+def _count_by_category(anns, cat_ids) -> List[int]:
+    index = {cat_id: idx for idx, cat_id in enumerate(cat_ids)}
+    counts = np.bincount([index[a['category_id']] for a in anns], minlength=len(cat_ids))
+    return counts.tolist()
+
+
+def _load_json(path: str, what: str):
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}')
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{what} {path} is not valid JSON: {e}') from e
+
+
+def _check_ids(results, key: str, known: dict, allowed: str) -> None:
+    ids = [r[key] for r in results]
+    unknown = [i for i, v in enumerate(ids) if v not in known]
+    if unknown:
+        idx = unknown[0]
+        raise ValueError(
+            f"results[{idx}]: field '{key}' is {ids[idx]!r}, which is not {allowed} "
+            f'({len(known)} known; {len(unknown)} detections affected)')
+
+
+def _numbers(results, key: str) -> np.ndarray:
+    try:
+        return np.array([r[key] for r in results], dtype=np.float64)
+    except (TypeError, ValueError):
+        idx = next(i for i, r in enumerate(results) if not _is_number(r[key]))
+        raise ValueError(f"results[{idx}]: field '{key}' is {results[idx][key]!r}; "
+                         'allowed: a number') from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+
+
+def _check_boxes(results) -> None:
+    boxes = [r['bbox'] for r in results]
+    bad_len = [i for i, b in enumerate(boxes) if not isinstance(b, (list, tuple)) or len(b) != 4]
+    if bad_len:
+        idx = bad_len[0]
+        raise ValueError(f"results[{idx}]: field 'bbox' is {boxes[idx]!r}; allowed: "
+                         '[x, y, width, height], 4 numbers')
+    try:
+        boxes = np.array(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        idx = next(i for i, b in enumerate(boxes) if not all(map(_is_number, b)))
+        raise ValueError(f"results[{idx}]: field 'bbox' is {boxes[idx]!r}; allowed: "
+                         '[x, y, width, height], 4 numbers') from None
+    bad = np.flatnonzero(~np.isfinite(boxes).all(axis=1))
+    if bad.size:
+        raise ValueError(f"results[{bad[0]}]: field 'bbox' is {boxes[bad[0]].tolist()}; "
+                         'allowed: finite numbers')
+    bad = np.flatnonzero((boxes[:, 2:] < 0).any(axis=1))
+    if bad.size:
+        raise ValueError(f"results[{bad[0]}]: field 'bbox' is {boxes[bad[0]].tolist()}; width "
+                         f'and height must be >= 0 ({bad.size} detections have negative ones)')
+
+
+def _check_segmentations(results, gt: COCO) -> None:
+    for idx, r in enumerate(results):
+        segm = r['segmentation']
+        if isinstance(segm, dict):
+            img = gt.imgs[r['image_id']]
+            if 'counts' not in segm or 'size' not in segm:
+                raise ValueError(f"results[{idx}]: field 'segmentation' is an RLE without "
+                                 "'counts' and 'size'; allowed: {'size': [h, w], 'counts': ...}")
+            if list(segm['size']) != [img['height'], img['width']]:
+                raise ValueError(
+                    f"results[{idx}]: field 'segmentation' has size {list(segm['size'])}, but "
+                    f"image {r['image_id']} is [{img['height']}, {img['width']}] ([height, width])")
+        elif not (isinstance(segm, list) and segm and all(
+                isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segm)):
+            raise ValueError(f"results[{idx}]: field 'segmentation' is neither an RLE dict nor a "
+                             'list of polygons [[x1, y1, x2, y2, x3, y3, ...], ...]')
+        elif 'bbox' not in r:
+            raise ValueError(f"results[{idx}]: polygon 'segmentation' needs a 'bbox' field too "
+                             '(the LVIS API takes the area of such results from the box)')
