@@ -20,6 +20,7 @@ def make_lvis_annotations(num_images: int,
                           anns_per_image: float = 8.0,
                           empty_image_ratio: float = 0.05,
                           unannotated_category_ratio: float = 0.02,
+                          image_size: tuple = (240, 640),
                           seed: int = 0) -> dict:
     """An LVIS annotation dict (v0.5 or v1 flavour) with polygon masks."""
     rng = np.random.default_rng(seed)
@@ -32,7 +33,7 @@ def make_lvis_annotations(num_images: int,
 
     images, annotations = [], []
     for img_id in range(1, num_images + 1):
-        height, width = (int(v) for v in rng.integers(240, 640, size=2))
+        height, width = (int(v) for v in rng.integers(*image_size, size=2))
         num_anns = 0 if rng.random() < empty_image_ratio else rng.poisson(anns_per_image)
         # Instances of an image come from a handful of categories, so categories repeat.
         img_cats = rng.choice(cat_ids, size=int(rng.integers(1, 5)), p=weights)

@@ -1,0 +1,3 @@
+from .fast_lvis_metric import FastLVISMetric
+
+__all__ = ['FastLVISMetric']
