@@ -1,0 +1,64 @@
+"""tools/eval_lvis.py run as a user runs it, against the LVIS API."""
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from lvis_eval_helpers import lvis_api_eval
+
+from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+
+METRIC_KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300']
+
+
+def _tool(repo_root, *args):
+    return subprocess.run([sys.executable, str(repo_root / 'tools' / 'eval_lvis.py'), *args],
+                          capture_output=True, text=True, cwd=repo_root)
+
+
+def test_eval_lvis_writes_lvis_api_metrics(repo_root, tmp_path):
+    gt = make_lvis_annotations(30, 25, version='v0.5', seed=21)
+    dets = make_lvis_detections(gt, 'segm', dets_per_image=60, seed=22)
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    (tmp_path / 'results.json').write_text(json.dumps(dets))
+    proc = _tool(repo_root, str(tmp_path / 'results.json'), str(tmp_path / 'gt.json'),
+                 '--iou-type', 'segm', '--out', str(tmp_path / 'metrics.json'),
+                 '--report', str(tmp_path / 'report' / 'lvis'))
+    assert proc.returncode == 0, proc.stderr
+    assert 'APr' in proc.stdout and 'frequent' in proc.stdout  # the tables
+
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert list(metrics) == METRIC_KEYS
+    ref = lvis_api_eval(gt, dets, 'segm', tmp_path).get_results()
+    for key in METRIC_KEYS:
+        assert metrics[key] == -1 or 0 <= metrics[key] <= 1
+        assert metrics[key] == pytest.approx(float(ref[key]), abs=1e-12), key
+    assert (tmp_path / 'report' / 'lvis.segm_per_category.csv').is_file()
+
+
+def _tool_main(repo_root):
+    spec = importlib.util.spec_from_file_location('eval_lvis', repo_root / 'tools' / 'eval_lvis.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_eval_lvis_reports_bad_input(repo_root, tmp_path, capsys):
+    """In process, to keep the suite fast; the subprocess path is covered above."""
+    main = _tool_main(repo_root)
+    gt = make_lvis_annotations(5, 6, seed=23)
+    (tmp_path / 'gt.json').write_text(json.dumps(gt))
+    dets = make_lvis_detections(gt, dets_per_image=3, seed=24)
+    dets[2]['category_id'] = 77
+    (tmp_path / 'results.json').write_text(json.dumps(dets))
+    assert main([str(tmp_path / 'results.json'), str(tmp_path / 'gt.json'),
+                 '--out', str(tmp_path / 'metrics.json')]) == 1
+    assert "results[2]: field 'category_id' is 77, which is not a category id" in \
+        capsys.readouterr().err
+    assert not (tmp_path / 'metrics.json').exists()
+
+    assert main([str(tmp_path / 'missing.json'), str(tmp_path / 'gt.json')]) == 1
+    assert 'results file not found' in capsys.readouterr().err
+    assert main([str(tmp_path / 'results.json'), str(tmp_path / 'gt2.json')]) == 1
+    assert 'annotation file not found' in capsys.readouterr().err
