@@ -174,6 +174,12 @@ class CausalNormClassifier(nn.Module):
         d = _split_heads(self.head_direction, self.num_heads)
         return d / d.norm(dim=-1, keepdim=True)
 
+    def head_direction_cosine(self, x: Tensor) -> Tensor:
+        """``cos(x^k, d_hat^k)`` per sample and head, shape (N, K): the size of the removed effect."""
+        xk = _split_heads(x, self.num_heads)
+        cos = (xk * self.head_direction_unit().to(x.dtype)).sum(dim=-1)
+        return cos / xk.norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
+
     def counterfactual_logits(self, x: Tensor) -> Tensor:
         """The logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
 

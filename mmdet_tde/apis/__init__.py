@@ -1,0 +1,3 @@
+from .alpha_sweep import AlphaSweep, capture_box_stage, check_sweepable, run_alpha_sweep
+
+__all__ = ['AlphaSweep', 'capture_box_stage', 'check_sweepable', 'run_alpha_sweep']
