@@ -3,7 +3,7 @@
 Importing the package (``custom_imports=dict(imports=['mmdet_tde'])``) registers its models,
 metrics and datasets in mmdet's registries.
 """
-from . import models  # noqa: F401
+from . import datasets, evaluation, models  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

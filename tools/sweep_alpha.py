@@ -89,7 +89,7 @@ def main():
                 + ', '.join(f'{r:.2f}x' for r in result['extra_alpha_cost_ratio']))
     json_path = osp.join(runner.work_dir, 'alpha_sweep.json')
     with open(json_path, 'w') as f:
-        json.dump(result, f, indent=2)
+        json.dump(result, f, indent=2, default=float)
     png_path = osp.join(runner.work_dir, 'alpha_sweep.png')
     plot(result, iou_types, png_path)
     logger.info(f'wrote {json_path} and {png_path}')

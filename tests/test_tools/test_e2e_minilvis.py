@@ -1,0 +1,90 @@
+"""End to end through the tools on a tiny mini-LVIS: 2-process CPU training (gloo), a checkpoint,
+a resume, tools/test.py on the checkpoint and the one-pass alpha sweep agreeing with it."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+
+pytestmark = pytest.mark.slow
+CONFIG = 'configs/minilvis/cascade_tde_r18_minilvis.py'
+
+
+def run(cmd, cwd, timeout=900, port='29700'):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=port)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, repo_root):
+    """Train 1 epoch with tools/dist_train.sh on 2 CPU processes, then resume for a second."""
+    root = tmp_path_factory.mktemp('e2e')
+    make_minilvis(str(root / 'data/minilvis'), MiniLVISOptions(seed=3, num_train=48, num_val=12),
+                  progress=lambda *a: None)
+    work = root / 'work'
+    train = ['bash', str(repo_root / 'tools/dist_train.sh'), str(repo_root / CONFIG), '2',
+             '--work-dir', str(work)]
+    run(train + ['--cfg-options', 'train_cfg.max_epochs=1'], cwd=root)
+    epoch1 = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    log = run(train + ['--resume', '--cfg-options', 'train_cfg.max_epochs=2'], cwd=root)
+    return dict(root=root, work=work, epoch1=epoch1, resume_log=log, repo=repo_root)
+
+
+def test_checkpoints_hold_a_global_head_direction(trained):
+    epoch2 = torch.load(trained['work'] / 'epoch_2.pth', map_location='cpu', weights_only=False)
+    for ckpt in (trained['epoch1'], epoch2):
+        for stage in range(3):
+            d = ckpt['state_dict'][f'roi_head.bbox_head.{stage}.fc_cls.head_direction']
+            assert torch.isfinite(d).all() and d.norm() > 0
+    assert 'resumed epoch: 1' in trained['resume_log']
+    assert epoch2['meta']['epoch'] == 2
+    d1 = trained['epoch1']['state_dict']['roi_head.bbox_head.0.fc_cls.head_direction']
+    d2 = epoch2['state_dict']['roi_head.bbox_head.0.fc_cls.head_direction']
+    assert not torch.equal(d1, d2)
+
+
+def _test_metrics(trained, *args):
+    work = trained['work'] / ('test' + '_'.join(a.strip('-') for a in args))
+    run([sys.executable, str(trained['repo'] / 'tools/test.py'), str(trained['repo'] / CONFIG),
+         str(trained['work'] / 'epoch_2.pth'), '--work-dir', str(work), *args], cwd=trained['root'])
+    files = [f for f in glob.glob(str(work / '*/*.json')) if osp.basename(f)[:8].isdigit()]
+    with open(sorted(files)[-1]) as f:
+        return json.load(f)
+
+
+def test_test_tool_and_alpha_sweep_agree(trained):
+    alpha = 0.8
+    tested = _test_metrics(trained, '--tde-alpha', str(alpha))
+    for key in ('lvis/bbox_AP', 'lvis/bbox_APr', 'lvis/segm_AP', 'lvis/segm_APf'):
+        assert key in tested and -1 <= tested[key] <= 1
+    sweep_dir = trained['work'] / 'sweep'
+    run([sys.executable, str(trained['repo'] / 'tools/sweep_alpha.py'),
+         str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'),
+         '--alphas', '0', str(alpha), '3', '--work-dir', str(sweep_dir)], cwd=trained['root'])
+    with open(sweep_dir / 'alpha_sweep.json') as f:
+        sweep = json.load(f)
+    assert sweep['alphas'] == [0.0, alpha, 3.0]
+    swept = sweep['metrics'][1]
+    for key, value in tested.items():
+        if key.startswith('lvis/'):
+            assert swept[key] == pytest.approx(value, abs=1e-6), key
+    assert osp.isfile(sweep_dir / 'alpha_sweep.png')
+    assert len(sweep['mean_cos_head_direction']) == 3
+    assert all(-1 <= c <= 1 for c in sweep['mean_cos_head_direction'])
+    assert all(r > 0 for r in sweep['extra_alpha_cost_ratio'])
+
+
+def test_test_tool_switches_tde_off_without_retraining(trained):
+    off = _test_metrics(trained, '--tde', 'off')
+    on = _test_metrics(trained, '--tde-alpha', '3')
+    keys = [k for k in off if k.startswith('lvis/') and k.endswith(('_AP', '_APr', '_APf'))]
+    assert keys and any(not np.isclose(off[k], on[k]) for k in keys)
