@@ -147,18 +147,19 @@ def _image_categories_train(opts: MiniLVISOptions, rng: np.random.Generator) -> 
     """Which categories appear in each training image, with exact long-tailed image counts."""
     per_image: List[List[int]] = [[] for _ in range(opts.num_train)]
     for cat_idx, spec in enumerate(CATEGORIES):
-        lo, hi = IMAGE_COUNT_RANGES[spec.frequency]
-        count = int(rng.integers(lo, min(hi, opts.num_train) + 1))
+        # A small num_train clips the ranges; frequencies are then re-derived from the counts.
+        lo, hi = (min(v, opts.num_train) for v in IMAGE_COUNT_RANGES[spec.frequency])
+        count = int(rng.integers(lo, hi + 1))
         for img_idx in rng.choice(opts.num_train, size=count, replace=False):
             per_image[img_idx].append(cat_idx)
     return per_image
 
 
 def _image_categories_val(opts: MiniLVISOptions, rng: np.random.Generator) -> List[List[int]]:
-    """Roughly balanced: every category appears about equally often."""
+    """Balanced: image i takes the next k categories of a shuffled cycle over all of them."""
     k = min(opts.val_objects_per_image, len(CATEGORIES))
-    return [sorted(rng.choice(len(CATEGORIES), size=k, replace=False).tolist())
-            for _ in range(opts.num_val)]
+    order = rng.permutation(len(CATEGORIES))
+    return [sorted(order[(i * k + np.arange(k)) % len(order)].tolist()) for i in range(opts.num_val)]
 
 
 def _render_split(split: str, cats_per_image: List[List[int]], opts: MiniLVISOptions,
