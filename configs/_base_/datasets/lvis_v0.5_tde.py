@@ -1,4 +1,5 @@
-# LVIS v0.5 with the paper's data settings (see lvis_v1_tde.py).
+# LVIS v0.5 as the paper trains on it: plain random sampling (TDE needs no class statistics, so
+# no repeat-factor sampling), single-scale 1333x800 input, evaluation with mmdet_tde's fast metric.
 _base_ = 'mmdet::_base_/datasets/lvis_v0.5_instance.py'
 custom_imports = dict(imports=['mmdet_tde'], allow_failed_imports=False)
 

@@ -1,28 +1,23 @@
-# LVIS v1.0 as the paper trains on it: plain random sampling (TDE needs no class statistics, so
-# no repeat-factor sampling), single-scale 1333x800 input, evaluation with mmdet_tde's fast metric.
-_base_ = 'mmdet::_base_/datasets/lvis_v1_instance.py'
-custom_imports = dict(imports=['mmdet_tde'], allow_failed_imports=False)
+# LVIS v1.0 with the paper's data settings (see lvis_v0.5_tde.py); only the files differ.
+_base_ = './lvis_v0.5_tde.py'
 
 num_classes = 1203
 data_root = 'data/lvis_v1/'
+dataset_type = 'LVISV1Dataset'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
 train_dataloader = dict(
     dataset=dict(
-        _delete_=True,
-        type='LVISV1Dataset',
+        type=dataset_type,
         data_root=data_root,
         ann_file='annotations/lvis_v1_train.json',
-        data_prefix=dict(img=''),
-        filter_cfg=dict(filter_empty_gt=True, min_size=32),
-        pipeline=train_pipeline,
-        backend_args={{_base_.backend_args}}))
+        data_prefix=dict(img='')))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/lvis_v1_val.json',
+        data_prefix=dict(img='')))
+test_dataloader = val_dataloader
 
-val_evaluator = dict(type='FastLVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json')
+val_evaluator = dict(ann_file=data_root + 'annotations/lvis_v1_val.json')
 test_evaluator = val_evaluator
