@@ -33,7 +33,7 @@ def problems():
             continue
         if not req.specifier.contains(version, prereleases=True):
             yield f'{req.name} {version} does not satisfy {req}'
-    if importlib.util.find_spec('mmcv._ext') is None:
+    if importlib.util.find_spec('mmcv') is None or importlib.util.find_spec('mmcv._ext') is None:
         yield 'mmcv is installed without its compiled ops (mmcv._ext)'
     spec = importlib.util.find_spec('mmdet_tde')
     if spec is None or Path(spec.origin).resolve().parents[1] != REPO:

@@ -21,15 +21,29 @@ def _split_heads(t: Tensor, num_heads: int) -> Tensor:
     return t.reshape(*t.shape[:-1], num_heads, t.shape[-1] // num_heads)
 
 
-def normalizer(x_norm: Tensor, w_norm: Tensor, norm: str, gamma: float) -> Tensor:
-    """N(x^k, w_i^k) of supplement Eq. (1); broadcasts ``x_norm`` (..., 1, K) with ``w_norm`` (C, K)."""
+def norm_factors(x_norm: Tensor, w_norm: Tensor, norm: str, gamma: float):
+    """The two factors ``f(||x^k||)`` and ``g(||w_i^k||)`` of the normaliser of supplement Eq. (1).
+
+    Every supported normaliser is such a product, so the logits reduce to one matrix product of
+    per-head rescaled features and weights: the causal-norm classifier costs what ``nn.Linear`` does.
+    """
     if norm == 'deconfound':
-        return x_norm * (w_norm + gamma)
+        return x_norm, w_norm + gamma
     if norm == 'cosine':
-        return x_norm * w_norm
+        return x_norm, w_norm
     if norm == 'capsule':
-        return (x_norm + 1) * w_norm
+        return x_norm + 1, w_norm
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def _rescaled_heads(x: Tensor, weight: Tensor, num_heads: int, gamma: float, norm: str):
+    """``x^k / f(||x^k||)`` (..., K, D/K) and ``w_i^k / g(||w_i^k||)`` (C, K, D/K)."""
+    xk = _split_heads(x, num_heads)
+    wk = _split_heads(weight, num_heads)
+    fx, gw = norm_factors(xk.norm(dim=-1, keepdim=True), wk.norm(dim=-1, keepdim=True), norm, gamma)
+    # A zero feature (possible after ReLU) has no direction: clamping keeps its logits at 0, not NaN.
+    tiny = torch.finfo(x.dtype).tiny
+    return xk / fx.clamp_min(tiny), wk / gw.clamp_min(tiny)
 
 
 def normalized_logits(x: Tensor, weight: Tensor, num_heads: int, tau: float, gamma: float,
@@ -42,14 +56,8 @@ def normalized_logits(x: Tensor, weight: Tensor, num_heads: int, tau: float, gam
     Returns:
         logits of shape (..., C).
     """
-    xk = _split_heads(x, num_heads)                      # (..., K, Dk)
-    wk = _split_heads(weight, num_heads)                 # (C, K, Dk)
-    dots = torch.einsum('...kd,ckd->...ck', xk, wk)      # (..., C, K)
-    x_norm = xk.norm(dim=-1).unsqueeze(-2)               # (..., 1, K)
-    w_norm = wk.norm(dim=-1)                             # (C, K)
-    # A zero feature (possible after ReLU) has no direction: clamp keeps its logits at 0, not NaN.
-    denom = normalizer(x_norm, w_norm, norm, gamma).clamp_min(torch.finfo(x.dtype).tiny)
-    return (tau / num_heads) * (dots / denom).sum(dim=-1)
+    xs, ws = _rescaled_heads(x, weight, num_heads, gamma, norm)
+    return (tau / num_heads) * F.linear(xs.flatten(-2), ws.flatten(-2))
 
 
 def background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: int = -1) -> Tensor:
@@ -184,27 +192,28 @@ class CausalNormClassifier(nn.Module):
         """The logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
 
         This is Eq. (7) with the discriminative part of ``x`` set to zero while the normaliser keeps
-        ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms.
+        ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms. Per head it is a
+        rank-one term: ``(d_hat^k . x^k) / f(||x^k||)`` times ``(w_i^k . d_hat^k) / g(||w_i^k||)``.
         """
         if not self.has_head_direction:
             raise RuntimeError('head_direction is zero (never trained or not in the checkpoint): '
                                'TDE is undefined; run inference without TDE')
-        d_hat = self.head_direction_unit().to(x.dtype)           # (K, Dk)
-        xk = _split_heads(x, self.num_heads)                      # (N, K, Dk)
-        wk = _split_heads(self.weight, self.num_heads)            # (C, K, Dk)
-        x_norm = xk.norm(dim=-1)                                  # (N, K)
-        proj = (xk * d_hat).sum(dim=-1)                           # cos(x^k, d_hat^k) ||x^k||
-        w_dot_d = torch.einsum('ckd,kd->ck', wk, d_hat)           # (C, K)
-        denom = normalizer(x_norm.unsqueeze(-2), wk.norm(dim=-1), self.norm, self.gamma)
-        denom = denom.clamp_min(torch.finfo(x.dtype).tiny)
-        return (self.tau / self.num_heads) * (proj.unsqueeze(-2) * w_dot_d / denom).sum(dim=-1)
+        d_hat = self.head_direction_unit().to(x.dtype)                  # (K, Dk)
+        xs, ws = _rescaled_heads(x, self.weight, self.num_heads, self.gamma, self.norm)
+        x_along_d = (xs * d_hat).sum(dim=-1)                             # (N, K)
+        w_along_d = (ws * d_hat).sum(dim=-1)                             # (C, K)
+        return (self.tau / self.num_heads) * F.linear(x_along_d, w_along_d)
 
     def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
+        return self.tde_from_logits(self.deconfounded_logits(x), x, alpha)
+
+    def tde_from_logits(self, logits: Tensor, x: Tensor, alpha: Optional[float] = None) -> Tensor:
+        """:meth:`tde` for callers that already hold ``logits = deconfounded_logits(x)``."""
         alpha = self.alpha if alpha is None else alpha
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0, got {alpha}')
-        return self.deconfounded_logits(x) - alpha * self.counterfactual_logits(x)
+        return logits - alpha * self.counterfactual_logits(x)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

@@ -58,7 +58,7 @@ class CausalNormPredictor(CausalNormClassifier):
                           level=30)
                 self._warned_no_direction = True
             return logits
-        tde_logits = self.tde(x, alpha)
+        tde_logits = self.tde_from_logits(logits, x, alpha)
         if not self.background_exempted:
             return tde_logits
         return background_exempted_log_probs(logits, tde_logits)
