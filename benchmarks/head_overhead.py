@@ -1,0 +1,368 @@
+"""Time cost of the TDE box heads against mmdet's stock ``Shared2FCBBoxHead``.
+
+Both Cascade Mask R-CNNs come from one config; the TDE model only swaps every stage's box head for
+``TDEShared2FCBBoxHead`` (``CausalNormPredictor`` as ``fc_cls``, head direction updated every
+training iteration). They share every weight of the same name and shape, see the same synthetic
+batch and are timed interleaved (the order swaps every round) so that the load of a shared machine
+hits both alike. Reported: medians, interquartile ranges and the TDE/stock ratio of a full training
+iteration (``train_step``: forward, loss, backward, SGD step through mmengine's ``OptimWrapper``),
+of inference (``test_step`` under ``no_grad``), and of the box classifier alone.
+
+Run from the repository root::
+
+    python benchmarks/head_overhead.py          # a few minutes on 2 CPU cores
+    python benchmarks/head_overhead.py --device cuda --depth 101 --img-size 800
+"""
+import argparse
+import json
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import mmcv  # noqa: E402
+import mmdet  # noqa: E402
+import mmengine  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hub import get_config  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.optim import OptimWrapper  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.structures import DetDataSample  # noqa: E402
+from mmdet.structures.mask import BitmapMasks  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+
+import mmdet_tde  # noqa: E402,F401
+from mmdet_tde.models import CausalNormPredictor  # noqa: E402
+
+DEFAULT_CONFIG = 'configs/lvis/cascade_baseline_r101.py'
+NECK_IN_CHANNELS = {18: [64, 128, 256, 512], 34: [64, 128, 256, 512],
+                    50: [256, 512, 1024, 2048], 101: [256, 512, 1024, 2048]}
+MODELS_COMPARED = ('stock', 'tde')
+
+
+def model_configs(config: str, depth: int, num_classes: int, test_score_thr: float,
+                  test_max_per_img: int):
+    """The stock and TDE model configs: a ResNet-``depth`` without pretrained weights.
+
+    With random weights the two heads score boxes very differently, so a score threshold would
+    send different numbers of boxes to NMS and the mask heads and time that difference instead of
+    the heads. The default threshold 0 keeps every candidate in both models and ``max_per_img``
+    detections reach the mask heads of both: the work outside the box heads is the same.
+    """
+    cfg = get_config(config) if config.startswith('mmdet::') else Config.fromfile(REPO / config)
+    stock = cfg.model
+    stock.test_cfg.rcnn.update(score_thr=test_score_thr, max_per_img=test_max_per_img)
+    stock.backbone.update(depth=depth, init_cfg=None)
+    stock.neck.in_channels = NECK_IN_CHANNELS[depth]
+    for head in stock.roi_head.bbox_head:
+        head.num_classes = num_classes
+    stock.roi_head.mask_head.num_classes = num_classes
+    tde = Config(dict(model=stock.to_dict())).model
+    for head in tde.roi_head.bbox_head:
+        head.type = 'TDEShared2FCBBoxHead'
+    return stock, tde
+
+
+def build_models(config: str, depth: int, num_classes: int, device: str, test_score_thr: float,
+                 test_max_per_img: int = 100, seed: int = 0):
+    """Both models, with every weight of the same name and shape copied from stock into TDE.
+
+    Returns the models and the names of the TDE entries that could not be shared (the causal-norm
+    classifiers' head directions; their weights take the stock ones).
+    """
+    stock_cfg, tde_cfg = model_configs(config, depth, num_classes, test_score_thr,
+                                       test_max_per_img)
+    models = {}
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')  # init_weights logs every parameter
+    for name, cfg in (('stock', stock_cfg), ('tde', tde_cfg)):
+        torch.manual_seed(seed)
+        models[name] = MODELS.build(cfg)
+        models[name].init_weights()
+    logger.setLevel(level)
+    stock_state = models['stock'].state_dict()
+    not_shared = []
+    with torch.no_grad():
+        for key, value in models['tde'].state_dict().items():
+            if key in stock_state and stock_state[key].shape == value.shape:
+                value.copy_(stock_state[key])
+            else:
+                not_shared.append(key)
+    return {k: m.to(device) for k, m in models.items()}, not_shared
+
+
+def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed: int = 0) -> dict:
+    """Deterministic random images with random gt boxes, labels and box-shaped masks."""
+    g = torch.Generator().manual_seed(seed)
+    inputs, samples = [], []
+    for i in range(num_images):
+        inputs.append(torch.randint(0, 256, (3, size, size), generator=g, dtype=torch.uint8))
+        xy = torch.rand(num_gts, 2, generator=g) * size * 0.6
+        wh = torch.rand(num_gts, 2, generator=g) * size * 0.3 + size * 0.08
+        boxes = torch.cat([xy, (xy + wh).clamp(max=size - 1)], dim=1).floor()
+        masks = torch.zeros(num_gts, size, size, dtype=torch.uint8)
+        for j, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
+            masks[j, y1:y2, x1:x2] = 1
+        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size), ori_shape=(size, size),
+                                             scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(
+            bboxes=boxes, labels=torch.randint(0, num_classes, (num_gts, ), generator=g),
+            masks=BitmapMasks(masks.numpy(), size, size))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int, warmup: int,
+                     device: str) -> Dict[str, List[float]]:
+    """Seconds per call of each function, run in turns (A, B, B, A, ...); warm-up rounds dropped."""
+    names = list(fns)
+    times = {name: [] for name in names}
+    for step in range(warmup + iters):
+        for name in (names if step % 2 == 0 else names[::-1]):
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fns[name]()
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            if step >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summarize(seconds: List[float]) -> dict:
+    """Median and interquartile range in milliseconds."""
+    ms = sorted(s * 1e3 for s in seconds)
+    q1, _, q3 = statistics.quantiles(ms, n=4, method='inclusive') if len(ms) > 1 else ms * 3
+    return dict(median_ms=statistics.median(ms), q1_ms=q1, q3_ms=q3, n=len(ms))
+
+
+def compare(times: Dict[str, List[float]], a: str, b: str) -> dict:
+    """Summaries of ``a`` and ``b`` and the ratio of their medians, ``b / a``."""
+    sa, sb = summarize(times[a]), summarize(times[b])
+    return dict(baseline=a, candidate=b, **{a: sa, b: sb},
+                ratio=sb['median_ms'] / sa['median_ms'])
+
+
+def prediction_shapes(samples) -> list:
+    return [{k: list(v.shape) for k, v in s.pred_instances.items()} for s in samples]
+
+
+def same_structure(shapes_a: list, shapes_b: list) -> bool:
+    """Same images, fields and per-detection shapes (the detection counts may differ)."""
+    return len(shapes_a) == len(shapes_b) and all(
+        a.keys() == b.keys() and all(a[k][1:] == b[k][1:] for k in a)
+        for a, b in zip(shapes_a, shapes_b))
+
+
+def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str,
+                 lr: float = 0.002) -> dict:
+    """Training iterations, then inference, of both models on the same batch."""
+    wrappers = {name: OptimWrapper(torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9,
+                                                   weight_decay=1e-4))
+                for name, m in models.items()}
+    losses = {name: [] for name in models}
+
+    def train(name):
+        models[name].train()
+        log_vars = models[name].train_step(batch, wrappers[name])
+        losses[name].append({k: torch.as_tensor(v).item() for k, v in log_vars.items()})
+
+    predictions = {}
+
+    @torch.no_grad()
+    def infer(name):
+        models[name].eval()
+        predictions[name] = models[name].test_step(batch)
+
+    train_times = time_interleaved({n: lambda n=n: train(n) for n in models}, iters, warmup, device)
+    # TDE inference needs a head direction: the training iterations above have set it.
+    directions = [bool(m.has_head_direction) for m in models['tde'].modules()
+                  if isinstance(m, CausalNormPredictor)]
+    infer_times = time_interleaved({n: lambda n=n: infer(n) for n in models}, iters, warmup, device)
+    return dict(
+        train=compare(train_times, *MODELS_COMPARED),
+        inference=compare(infer_times, *MODELS_COMPARED),
+        checks=dict(
+            tde_head_directions_set=directions,
+            loss_keys={n: sorted(losses[n][-1]) for n in models},
+            losses_finite={n: all(torch.isfinite(torch.tensor(list(lv.values()))).all().item()
+                                  for lv in losses[n]) for n in models},
+            last_loss={n: losses[n][-1]['loss'] for n in models},
+            prediction_shapes={n: prediction_shapes(predictions[n]) for n in models}))
+
+
+def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int, warmup: int,
+                     device: str, seed: int = 0) -> dict:
+    """The box classifier alone: ``nn.Linear`` vs ``CausalNormPredictor`` (paper defaults)."""
+    torch.manual_seed(seed)
+    linear = nn.Linear(in_features, num_cols).to(device)
+    causal = CausalNormPredictor(in_features, num_cols).to(device)
+    x = torch.relu(torch.randn(num_rois, in_features, device=device))
+    labels = torch.randint(0, num_cols, (num_rois, ), device=device)
+    causal.update_head_direction(x)
+    x_grad = x.clone().requires_grad_()
+
+    def train_linear():
+        linear(x_grad).sum().backward()
+
+    def train_causal():
+        causal.train()
+        causal(x_grad).sum().backward()
+        causal.update_head_direction_from_targets(labels)
+
+    @torch.no_grad()
+    def infer(module):
+        module.eval()
+        module(x)
+
+    train = time_interleaved(dict(linear=train_linear, causal_norm=train_causal), iters, warmup,
+                             device)
+    infer_times = time_interleaved(dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal)),
+                                   iters, warmup, device)
+    with torch.no_grad():
+        fwd = time_interleaved(dict(linear=lambda: linear(x), causal_norm=lambda: causal.deconfounded_logits(x)),
+                               iters, warmup, device)
+    return dict(shape=[num_rois, in_features, num_cols],
+                forward=compare(fwd, 'linear', 'causal_norm'),
+                train=compare(train, 'linear', 'causal_norm'),
+                inference=compare(infer_times, 'linear', 'causal_norm'))
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = dict(cpu=cpu, cpu_cores=torch.multiprocessing.cpu_count(),
+                torch_threads=torch.get_num_threads(), python=platform.python_version(),
+                torch=torch.__version__, mmcv=mmcv.__version__, mmdet=mmdet.__version__,
+                mmengine=mmengine.__version__)
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
+
+
+def _row(label: str, result: dict) -> str:
+    a, b = result[result['baseline']], result[result['candidate']]
+    return (f"| {label} | {a['median_ms']:.1f} ({a['q1_ms']:.1f}-{a['q3_ms']:.1f}) "
+            f"| {b['median_ms']:.1f} ({b['q1_ms']:.1f}-{b['q3_ms']:.1f}) | {result['ratio']:.3f} |")
+
+
+def format_table(results: dict) -> str:
+    """Markdown report: settings, machine, the timing table, the sanity checks."""
+    s, m, c = results['settings'], results['machine'], results['models']['checks']
+    cls = results['classifier']
+    n, d, cols = cls['shape']
+    lines = [
+        '# TDE box head overhead', '',
+        f"Cascade Mask R-CNN from `{s['config']}`, ResNet-{s['depth']} (random init), "
+        f"{s['num_classes']} classes, batch of {s['batch_size']} synthetic {s['img_size']}x{s['img_size']} "
+        f"images with {s['num_gts']} gt each, inference score threshold {s['test_score_thr']} and "
+        f"{s['test_max_per_img']} detections per image, "
+        f"device `{s['device']}`. Stock: mmdet's "
+        '`Shared2FCBBoxHead` in the three stages; TDE: `TDEShared2FCBBoxHead` (paper defaults). '
+        f"Interleaved, {s['warmup']} warm-up rounds dropped, {s['iters']} measured; "
+        'milliseconds as median (interquartile range).', '',
+        f"Machine: {m['cpu']}, {m['cpu_cores']} cores ({m['torch_threads']} torch threads)"
+        + (f", {m['gpu']}" if 'gpu' in m else '')
+        + f"; Python {m['python']}, torch {m['torch']}, mmcv {m['mmcv']}, mmdet {m['mmdet']}, "
+        f"mmengine {m['mmengine']}.", '',
+        f"Command: `{results['command']}`", '',
+        '| measurement | stock / `nn.Linear` ms | TDE / `CausalNormPredictor` ms | ratio |',
+        '|---|---|---|---|',
+        _row('training iteration (train_step, SGD)', results['models']['train']),
+        _row('inference (test_step, no_grad)', results['models']['inference']),
+        _row(f'classifier forward, {n}x{d} -> {cols} (Eq. 7 logits)', cls['forward']),
+        _row('classifier training (forward + backward + head direction)', cls['train']),
+        _row('classifier inference (TDE + background-exempted)', cls['inference']), '',
+        f"Targets: training <= {results['targets']['train']}x, inference <= "
+        f"{results['targets']['inference']}x: training "
+        f"{'met' if results['targets']['train_met'] else 'NOT met'}, inference "
+        f"{'met' if results['targets']['inference_met'] else 'NOT met'}.", '',
+        f"Checks: losses finite {c['losses_finite']}, TDE head directions set "
+        f"{c['tde_head_directions_set']}, same prediction fields and shapes "
+        f"{results['same_prediction_structure']} (detections per image: stock "
+        f"{[p['bboxes'][0] for p in c['prediction_shapes']['stock']]}, TDE "
+        f"{[p['bboxes'][0] for p in c['prediction_shapes']['tde']]}). Not shared with the stock model: "
+        f"{', '.join(f'`{k}`' for k in results['not_shared']) or 'nothing'}.", ''
+    ]
+    return '\n'.join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG,
+                        help='repository config or mmdet::... config giving the stock model')
+    parser.add_argument('--device', choices=['cpu', 'cuda'],
+                        default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--iters', type=int, default=6, help='measured rounds per measurement')
+    parser.add_argument('--warmup', type=int, default=1, help='discarded rounds per measurement')
+    parser.add_argument('--img-size', type=int, default=256)
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--num-gts', type=int, default=8, help='gt instances per image')
+    parser.add_argument('--depth', type=int, default=18, choices=sorted(NECK_IN_CHANNELS))
+    parser.add_argument('--num-classes', type=int, default=1203, help='1203: LVIS v1.0')
+    parser.add_argument('--test-score-thr', type=float, default=0.0,
+                        help='box score threshold at inference (0: equal post-processing work)')
+    parser.add_argument('--test-max-per-img', type=int, default=100,
+                        help='detections per image at inference (LVIS: 300)')
+    parser.add_argument('--cls-rois', type=int, default=512, help='RoIs of the classifier benchmark')
+    parser.add_argument('--cls-iters', type=int, default=50, help='rounds of the classifier benchmark')
+    parser.add_argument('--out', default='docs/benchmarks/head_overhead.md',
+                        help='markdown report; the raw numbers go to the same name with .json')
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    register_all_modules()
+    argv = sys.argv[1:] if argv is None else argv
+    models, not_shared = build_models(args.config, args.depth, args.num_classes, args.device,
+                                      args.test_score_thr, args.test_max_per_img, args.seed)
+    batch = make_batch(args.batch_size, args.img_size, args.num_classes, args.num_gts, args.seed)
+    model_results = bench_models(models, batch, args.iters, args.warmup, args.device)
+    in_features = models['stock'].roi_head.bbox_head[0].fc_cls.in_features
+    classifier = bench_classifier(args.cls_rois, in_features, args.num_classes + 1, args.cls_iters,
+                                  max(args.warmup, 1), args.device, args.seed)
+    targets = dict(train=1.03, inference=1.02)
+    shapes = model_results['checks']['prediction_shapes']
+    results = dict(
+        command=shlex.join(['python', 'benchmarks/head_overhead.py', *argv]),
+        settings={k: getattr(args, k) for k in ('config', 'device', 'iters', 'warmup', 'img_size',
+                                                'batch_size', 'num_gts', 'depth', 'num_classes',
+                                                'test_score_thr', 'test_max_per_img', 'cls_rois',
+                                                'cls_iters', 'seed')},
+        machine=machine(), not_shared=not_shared, models=model_results, classifier=classifier,
+        same_prediction_structure=same_structure(shapes['stock'], shapes['tde']),
+        targets=dict(targets, train_met=model_results['train']['ratio'] <= targets['train'],
+                     inference_met=model_results['inference']['ratio'] <= targets['inference']))
+    table = format_table(results)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table)
+    out.with_suffix('.json').write_text(json.dumps(results, indent=2) + '\n')
+    return results
+
+
+if __name__ == '__main__':
+    main()
