@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The main job on the built-in mini-LVIS, end to end: install (a no-op once done), generate the
 # data, train Cascade Mask R-CNN with the TDE heads on 2 processes (2 GPUs, or 2 CPU processes
-# with gloo), test with TDE (distributed), then sweep alpha in one pass: alpha 0 is TDE off.
+# with gloo), test with TDE (distributed), then sweep alpha in one distributed pass: alpha 0 is
+# TDE off.
 # About 15 minutes on 2 CPU cores. Environment: NPROC (2), WORK_DIR (work_dirs/minilvis_demo),
 # EPOCHS (the config's 4), PORT (29500).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python3}
+export PYTHON=${PYTHON:-python3}
 NPROC=${NPROC:-2}
 WORK_DIR=${WORK_DIR:-work_dirs/minilvis_demo}
 CONFIG=configs/minilvis/cascade_tde_r18_minilvis.py
@@ -29,8 +30,8 @@ CHECKPOINT=$(cat "$WORK_DIR/train/last_checkpoint")
 step "4/5 distributed test with background-exempted TDE (alpha from the config)"
 bash tools/dist_test.sh "$CONFIG" "$CHECKPOINT" "$NPROC" --work-dir "$WORK_DIR/test_tde"
 
-step "5/5 one-pass alpha sweep: alpha 0 = TDE off"
-"$PYTHON" tools/sweep_alpha.py "$CONFIG" "$CHECKPOINT" --alphas 0 0.5 1 1.5 2 3 \
+step "5/5 one-pass alpha sweep on $NPROC processes: alpha 0 = TDE off"
+bash tools/dist_sweep_alpha.sh "$CONFIG" "$CHECKPOINT" "$NPROC" --alphas 0 1 1.5 2 3 \
     --work-dir "$WORK_DIR/sweep"
 
 step "done: box and mask AP / APr / APc / APf per alpha (alpha 0 = TDE off)"

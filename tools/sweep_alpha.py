@@ -1,6 +1,7 @@
 """Evaluate a TDE checkpoint at many alphas from one pass over the test set (paper Figure 4).
 
     python tools/sweep_alpha.py CONFIG CHECKPOINT --alphas 0 0.5 1 1.5 2 2.5 3
+    tools/dist_sweep_alpha.sh CONFIG CHECKPOINT 8 --alphas 0 0.5 1 1.5 2 2.5 3
 
 Prints a table of box / mask AP, APr, APc, APf per alpha, the mean cos(x, d_hat) of the test RoIs
 (the authors' rule of thumb: choose alpha so that alpha * mean cos is about 1), and the cost of
@@ -11,11 +12,12 @@ import json
 import os.path as osp
 
 from mmengine.config import DictAction
+from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from mmdet_tde.apis import run_alpha_sweep
-from mmdet_tde.utils import allow_trusted_checkpoints, load_tool_config
+from mmdet_tde.utils import allow_trusted_checkpoints, load_tool_config, setup_cpu_distributed
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 
@@ -28,6 +30,8 @@ def parse_args():
     parser.add_argument('--work-dir', help='where the JSON, the plot and per-alpha reports go')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (tools/dist_sweep_alpha.sh sets pytorch)')
     return parser.parse_args()
 
 
@@ -73,10 +77,13 @@ def main():
     allow_trusted_checkpoints()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg = load_tool_config(args.config, 'none', args.cfg_options, args.work_dir)
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.load_checkpoint(args.checkpoint, map_location='cpu')
     result = run_alpha_sweep(runner, args.alphas)
+    if not is_main_process():
+        return
 
     iou_types = [t for t in ('bbox', 'segm')
                  if any(k.split('/')[-1].startswith(f'{t}_') for k in result['metrics'][0])]

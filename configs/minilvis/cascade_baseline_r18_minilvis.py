@@ -92,9 +92,11 @@ val_evaluator = dict(
     metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
 
-# 2 processes x 2 images; evaluation only at the end (the demo tests with TDE on and off).
+# 2 processes x 2 images; no validation while training: tools/test.py and tools/sweep_alpha.py
+# evaluate the final checkpoint (mmengine would otherwise validate after the last epoch).
 max_epochs = 4
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs + 1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1,
+                 val_begin=max_epochs + 1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

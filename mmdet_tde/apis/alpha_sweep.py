@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from typing import Dict, List, Sequence
 
 import torch
+from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.evaluator import Evaluator
 from mmengine.logging import MMLogger
+from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 from mmdet_tde.models import CausalNormPredictor
@@ -142,8 +144,10 @@ class AlphaSweep:
         return metrics
 
     def mean_cosine(self) -> List[float]:
-        """Mean ``cos(x, d_hat)`` over all test RoIs (averaged over heads), per cascade stage."""
-        return (self.cos_sum / max(self.cos_count, 1)).tolist()
+        """Mean ``cos(x, d_hat)`` over all test RoIs of all ranks (averaged over heads), per stage."""
+        totals = torch.cat([self.cos_sum, self.cos_sum.new_tensor([self.cos_count])])
+        all_reduce(totals)
+        return (totals[:-1] / totals[-1].clamp_min(1)).tolist()
 
 
 def _evaluator_cfg_for(cfg, alpha: float, work_dir: str):
@@ -156,21 +160,26 @@ def _evaluator_cfg_for(cfg, alpha: float, work_dir: str):
 
 
 def run_alpha_sweep(runner, alphas: Sequence[float]) -> dict:
-    """Sweep ``alphas`` with a Runner whose model and test dataloader are built from a config."""
+    """Sweep ``alphas`` with a Runner whose model and test dataloader are built from a config.
+
+    Under a distributed launcher every rank sweeps its share of the test set and the evaluators
+    gather the predictions of all ranks; the timings are rank 0's.
+    """
     logger = MMLogger.get_current_instance()
     dataloader = runner.test_dataloader
     dataset = dataloader.dataset
-    model = runner.model
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     model.eval()
     evaluator_cfgs = [_evaluator_cfg_for(runner.cfg.test_evaluator, a, runner.work_dir)
                       for a in alphas]
     sweep = AlphaSweep(model, evaluator_cfgs, dataset.metainfo, alphas, runner.build_evaluator)
     logger.info(f'alpha sweep over {len(dataset)} images for alphas {sweep.alphas}')
-    progress = ProgressBar(len(dataset))
+    progress = ProgressBar(len(dataset)) if is_main_process() else None
     for data_batch in dataloader:
         sweep.process(data_batch)
-        for _ in range(len(data_batch['data_samples'])):
-            progress.update()
+        if progress is not None:
+            for _ in range(len(data_batch['data_samples']) * get_world_size()):
+                progress.update()
     metrics = sweep.evaluate(len(dataset))
     seconds = sweep.seconds
     one_pass = seconds['shared'] + seconds['per_alpha'][0] + seconds['evaluate'][0]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The launcher behind the dist_*.sh scripts: tools/dist_run.sh TOOL NUM_PROCESSES [TOOL args...]
+# Starts NUM_PROCESSES copies of tools/TOOL on this node through torch.distributed.run with
+# --launcher pytorch: one per GPU with NCCL, or CPU processes with gloo where no GPU is present.
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
+set -e
+TOOL=$1
+NPROC=$2
+TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
+PYTHONPATH="$TOOLS_DIR/..":$PYTHONPATH \
+"${PYTHON:-python}" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" \
+    --node_rank="${NODE_RANK:-0}" \
+    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+    --nproc_per_node="$NPROC" \
+    --master_port="${PORT:-29500}" \
+    "$TOOLS_DIR/$TOOL" "${@:3}" --launcher pytorch
