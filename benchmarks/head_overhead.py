@@ -126,7 +126,7 @@ def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed:
 
 
 def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int, warmup: int,
-                     device: str) -> Dict[str, List[float]]:
+                     device: str, label: str = '') -> Dict[str, List[float]]:
     """Seconds per call of each function, run in turns (A, B, B, A, ...); warm-up rounds dropped."""
     names = list(fns)
     times = {name: [] for name in names}
@@ -140,6 +140,8 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int, warmup: i
                 torch.cuda.synchronize()
             if step >= warmup:
                 times[name].append(time.perf_counter() - start)
+        if label:
+            print(f'[head_overhead] {label}: round {step + 1}/{warmup + iters} done', flush=True)
     return times
 
 
@@ -188,11 +190,13 @@ def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str
         models[name].eval()
         predictions[name] = models[name].test_step(batch)
 
-    train_times = time_interleaved({n: lambda n=n: train(n) for n in models}, iters, warmup, device)
+    train_times = time_interleaved({n: lambda n=n: train(n) for n in models}, iters, warmup, device,
+                                   'training iterations')
     # TDE inference needs a head direction: the training iterations above have set it.
     directions = [bool(m.has_head_direction) for m in models['tde'].modules()
                   if isinstance(m, CausalNormPredictor)]
-    infer_times = time_interleaved({n: lambda n=n: infer(n) for n in models}, iters, warmup, device)
+    infer_times = time_interleaved({n: lambda n=n: infer(n) for n in models}, iters, warmup, device,
+                                   'inference')
     return dict(
         train=compare(train_times, *MODELS_COMPARED),
         inference=compare(infer_times, *MODELS_COMPARED),

@@ -2,8 +2,9 @@
 
 Trains the baseline (mmdet's linear head) and the cosine, capsule and de-confound classifiers for
 each K in --heads, with tools/dist_train.sh, then evaluates every normalised model with and without
-TDE in one pass of tools/sweep_alpha.py (alpha 0 is "without TDE": Eq. 9 then equals the
-de-confounded softmax). Writes a markdown table, a JSON file and a plot.
+TDE in one pass of tools/dist_sweep_alpha.sh (alpha 0 is "without TDE": Eq. 9 then equals the
+de-confounded softmax). Finished trainings and evaluations are reused, so a run can be extended
+(more heads, norms or seeds) without repeating them. Writes a markdown table, a JSON file and a plot.
 
     python benchmarks/minilvis_ablation.py --seeds 0 1 --epochs 4
 """
@@ -74,13 +75,18 @@ def train_and_evaluate(norm, num_heads, seed, args):
     checkpoint = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
     rows = {}
     if norm is None:
-        run([sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
-             osp.join(work_dir, 'test')])
-        rows[name] = latest_metrics(osp.join(work_dir, 'test'))
+        test_dir = osp.join(work_dir, 'test')
+        if not osp.isdir(test_dir):
+            run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.nproc), '--work-dir',
+                 test_dir])
+        rows[name] = latest_metrics(test_dir)
     else:
-        run([sys.executable, 'tools/sweep_alpha.py', config, checkpoint, '--alphas', '0',
-             str(args.alpha), '--work-dir', osp.join(work_dir, 'sweep')])
-        with open(osp.join(work_dir, 'sweep', 'alpha_sweep.json')) as f:
+        sweep_json = osp.join(work_dir, 'sweep', 'alpha_sweep.json')
+        alphas = [0.0, args.alpha]
+        if not osp.isfile(sweep_json) or json.load(open(sweep_json))['alphas'] != alphas:
+            run(['bash', 'tools/dist_sweep_alpha.sh', config, checkpoint, str(args.nproc),
+                 '--alphas', *map(str, alphas), '--work-dir', osp.join(work_dir, 'sweep')])
+        with open(sweep_json) as f:
             sweep = json.load(f)
         rows[name] = sweep['metrics'][0]
         rows[f'{name}_tde'] = sweep['metrics'][1]
