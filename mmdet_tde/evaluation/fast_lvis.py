@@ -153,8 +153,13 @@ def evaluate_lvis(gt: COCO,
     cat_ids = sorted(gt.cats)
     cat_index = {cat_id: idx for idx, cat_id in enumerate(cat_ids)}
     dets_by_cat = [[] for _ in cat_ids]
+    verified = _verified_categories(gt)
     for det in limit_dets_per_image(results, max_dets):
-        dets_by_cat[cat_index[det['category_id']]].append(det)
+        # LVIS ignores a detection in an image where its category is neither annotated nor
+        # verified absent. Dropping it here changes no number, and faster-coco-eval fails on
+        # masks when it has to drop every detection of an image itself.
+        if det['category_id'] in verified[det['image_id']]:
+            dets_by_cat[cat_index[det['category_id']]].append(det)
 
     # -1 marks categories without ground truth, as in the LVIS API.
     num_thrs, num_areas = len(params.iouThrs), len(params.areaRng)
@@ -198,6 +203,13 @@ def _results_api(gt: COCO, dets: List[dict]) -> COCO:
                        annotations=dets)
     res.createIndex()
     return res
+
+
+def _verified_categories(gt: COCO) -> dict:
+    """Per image id, the categories LVIS evaluates there: annotated ones and ``neg_category_ids``."""
+    return {img_id: set(img['neg_category_ids']) |
+            {ann['category_id'] for ann in gt.imgToAnns[img_id]}
+            for img_id, img in gt.imgs.items()}
 
 
 def _category_chunks(gt: COCO, cat_ids: List[int]):

@@ -245,3 +245,23 @@ def test_missing_and_broken_files(tmp_path):
     (tmp_path / 'dict.json').write_text('{"image_id": 1}')
     with pytest.raises(ValueError, match='must hold a JSON list of detections, got a JSON dict'):
         load_results(str(tmp_path / 'dict.json'))
+
+
+def test_masks_of_unverified_categories_only(tmp_path):
+    """An image with no ground truth, verified absent for one category, detected only as another
+    (regression: faster-coco-eval failed on masks when it dropped all of an image's detections)."""
+    gt = make_lvis_annotations(30, 20, seed=7)
+    dets = make_lvis_detections(gt, 'segm', dets_per_image=20, seed=8)
+    img = gt['images'][0]
+    gt['annotations'] = [a for a in gt['annotations'] if a['image_id'] != img['id']]
+    annotated = sorted({a['category_id'] for a in gt['annotations']})
+    img['neg_category_ids'] = annotated[:1]
+    img['not_exhaustive_category_ids'] = []
+    donor = next(d for d in dets if d['image_id'] == img['id'])
+    dets = [d for d in dets if d['image_id'] != img['id']]
+    dets.append(dict(donor, category_id=annotated[1]))
+    ref = lvis_api_eval(gt, dets, 'segm', tmp_path)
+    result = evaluate_lvis(load_lvis_annotations(copy.deepcopy(gt)), copy.deepcopy(dets), 'segm')
+    ref_summary = ref.get_results()
+    for name in METRIC_NAMES:
+        assert result.summary[name] == pytest.approx(float(ref_summary[name]), abs=TOL), name
