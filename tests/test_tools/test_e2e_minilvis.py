@@ -1,5 +1,6 @@
 """End to end through the tools on a tiny mini-LVIS: 2-process CPU training (gloo), a checkpoint,
-a resume, tools/test.py on the checkpoint and the one-pass alpha sweep agreeing with it."""
+a resume, tools/test.py on the checkpoint and the distributed one-pass alpha sweep agreeing
+with it."""
 import glob
 import json
 import os
@@ -67,8 +68,9 @@ def test_test_tool_and_alpha_sweep_agree(trained):
     for key in ('lvis/bbox_AP', 'lvis/bbox_APr', 'lvis/segm_AP', 'lvis/segm_APf'):
         assert key in tested and -1 <= tested[key] <= 1
     sweep_dir = trained['work'] / 'sweep'
-    run([sys.executable, str(trained['repo'] / 'tools/sweep_alpha.py'),
-         str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'),
+    # Distributed sweep (2 gloo processes) against the single-process tools/test.py.
+    run(['bash', str(trained['repo'] / 'tools/dist_sweep_alpha.sh'),
+         str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'), '2',
          '--alphas', '0', str(alpha), '3', '--work-dir', str(sweep_dir)], cwd=trained['root'])
     with open(sweep_dir / 'alpha_sweep.json') as f:
         sweep = json.load(f)
