@@ -19,7 +19,7 @@ CONFIG = 'configs/minilvis/cascade_tde_r18_minilvis.py'
 
 
 def run(cmd, cwd, timeout=900, port='29700'):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=port)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=port, PYTHON=sys.executable)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     return proc.stdout + proc.stderr
