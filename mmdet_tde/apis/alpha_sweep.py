@@ -1,10 +1,11 @@
 """Evaluate many TDE alphas from one pass of a model over the test set.
 
 alpha only enters the classification scores (Eq. 8). With class-agnostic box regression the cascade
-refinement does not depend on the class scores either, so the backbone, the RPN, the box stages and
-their RoI features are computed once per image; for each alpha only the scores are recomputed from
-the cached RoI features, then mmdet's own box post-processing and the mask heads run on that
-alpha's detections (which boxes are kept, and with which class, depends on alpha).
+refinement does not depend on the class scores either, so the backbone, the RPN, the box stages,
+their RoI features and the classifiers' alpha-free terms (logits and counterfactual logits) are
+computed once per image; for each alpha only Eq. (8)-(9) are recombined, then mmdet's own box
+post-processing and the mask heads run on that alpha's detections (which boxes are kept, and with
+which class, depends on alpha).
 """
 import copy
 import time
@@ -108,6 +109,8 @@ class AlphaSweep:
                                   rescale=box_rescale)
         heads = _bbox_heads(roi_head)
         self._accumulate_cosine(heads, record['features'])
+        stage_terms = [head.fc_cls.inference_terms(feat)
+                       for head, feat in zip(heads, record['features'])]
         post = record['post_process']
         per_image = [len(r) for r in post['rois']]
         self.seconds['shared'] += time.perf_counter() - start
@@ -115,8 +118,8 @@ class AlphaSweep:
         for i, alpha in enumerate(self.alphas):
             start = time.perf_counter()
             stage_scores = [
-                head.fc_cls.inference_scores(feat, alpha).split(per_image, 0)
-                for head, feat in zip(heads, record['features'])
+                head.fc_cls.scores_from_terms(*terms, alpha).split(per_image, 0)
+                for head, terms in zip(heads, stage_terms)
             ]
             # The same arithmetic as mmdet's cascade score averaging.
             cls_scores = [

@@ -195,25 +195,37 @@ class CausalNormClassifier(nn.Module):
         ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms. Per head it is a
         rank-one term: ``(d_hat^k . x^k) / f(||x^k||)`` times ``(w_i^k . d_hat^k) / g(||w_i^k||)``.
         """
+        return self.logits_and_counterfactual(x)[1]
+
+    def logits_and_counterfactual(self, x: Tensor):
+        """``(deconfounded_logits(x), counterfactual_logits(x))`` from one normalisation of x and w.
+
+        Both TDE terms share the rescaled features and weights; a caller that tries several alphas
+        computes them once and combines them per alpha (Eq. 8 is linear in alpha).
+        """
         if not self.has_head_direction:
             raise RuntimeError('head_direction is zero (never trained or not in the checkpoint): '
                                'TDE is undefined; run inference without TDE')
         d_hat = self.head_direction_unit().to(x.dtype)                  # (K, Dk)
         xs, ws = _rescaled_heads(x, self.weight, self.num_heads, self.gamma, self.norm)
+        scale = self.tau / self.num_heads
+        logits = scale * F.linear(xs.flatten(-2), ws.flatten(-2))
         x_along_d = (xs * d_hat).sum(dim=-1)                             # (N, K)
         w_along_d = (ws * d_hat).sum(dim=-1)                             # (C, K)
-        return (self.tau / self.num_heads) * F.linear(x_along_d, w_along_d)
+        return logits, scale * F.linear(x_along_d, w_along_d)
 
     def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
-        return self.tde_from_logits(self.deconfounded_logits(x), x, alpha)
+        alpha = self.resolve_alpha(alpha)
+        logits, counterfactual = self.logits_and_counterfactual(x)
+        return logits - alpha * counterfactual
 
-    def tde_from_logits(self, logits: Tensor, x: Tensor, alpha: Optional[float] = None) -> Tensor:
-        """:meth:`tde` for callers that already hold ``logits = deconfounded_logits(x)``."""
+    def resolve_alpha(self, alpha: Optional[float]) -> float:
+        """``alpha``, or the configured one when None; negative values are refused."""
         alpha = self.alpha if alpha is None else alpha
         if alpha < 0:
             raise ValueError(f'alpha must be >= 0, got {alpha}')
-        return logits - alpha * self.counterfactual_logits(x)
+        return alpha
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

@@ -1,5 +1,5 @@
 """``fc_cls`` of the TDE box heads: the causal-norm classifier with detection inference modes."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmengine.logging import print_log
 from torch import Tensor
@@ -48,17 +48,30 @@ class CausalNormPredictor(CausalNormClassifier):
 
     def inference_scores(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Scores whose softmax is the final class distribution for the configured mode."""
-        logits = self.deconfounded_logits(x)
+        return self.scores_from_terms(*self.inference_terms(x), alpha)
+
+    def inference_terms(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """The alpha-free part of inference: Eq. (7) logits and the counterfactual logits.
+
+        The counterfactual is None when the mode has no TDE (or no head direction to remove).
+        """
         if not self.use_tde:
-            return logits
+            return self.deconfounded_logits(x), None
         if not self.has_head_direction:
             if not self._warned_no_direction:
                 print_log('CausalNormPredictor: head_direction is zero (untrained or missing from '
                           'the checkpoint); inference runs without TDE', logger='current',
                           level=30)
                 self._warned_no_direction = True
+            return self.deconfounded_logits(x), None
+        return self.logits_and_counterfactual(x)
+
+    def scores_from_terms(self, logits: Tensor, counterfactual: Optional[Tensor],
+                          alpha: Optional[float] = None) -> Tensor:
+        """Eq. (8) and, if configured, Eq. (9) from the output of :meth:`inference_terms`."""
+        if counterfactual is None:
             return logits
-        tde_logits = self.tde_from_logits(logits, x, alpha)
+        tde_logits = logits - self.resolve_alpha(alpha) * counterfactual
         if not self.background_exempted:
             return tde_logits
         return background_exempted_log_probs(logits, tde_logits)
