@@ -17,7 +17,8 @@ exec((HERE / 'mmdet_tde' / 'version.py').read_text(), version)
 setup(
     name='mmdet_tde',
     version=version['__version__'],
-    description='De-confounded training and TDE inference (NeurIPS 2020) for MMDetection 3.x on LVIS',
+    description=('De-confounded training and TDE inference (NeurIPS 2020) for MMDetection 3.x '
+                 'on LVIS'),
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmdet_tde', 'mmdet_tde.*']),

@@ -116,8 +116,8 @@ def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed:
         masks = torch.zeros(num_gts, size, size, dtype=torch.uint8)
         for j, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
             masks[j, y1:y2, x1:x2] = 1
-        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size), ori_shape=(size, size),
-                                             scale_factor=(1.0, 1.0)))
+        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size),
+                                             ori_shape=(size, size), scale_factor=(1.0, 1.0)))
         sample.gt_instances = InstanceData(
             bboxes=boxes, labels=torch.randint(0, num_classes, (num_gts, ), generator=g),
             masks=BitmapMasks(masks.numpy(), size, size))
@@ -235,11 +235,13 @@ def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int,
 
     train = time_interleaved(dict(linear=train_linear, causal_norm=train_causal), iters, warmup,
                              device)
-    infer_times = time_interleaved(dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal)),
-                                   iters, warmup, device)
+    infer_times = time_interleaved(
+        dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal)), iters, warmup,
+        device)
     with torch.no_grad():
-        fwd = time_interleaved(dict(linear=lambda: linear(x), causal_norm=lambda: causal.deconfounded_logits(x)),
-                               iters, warmup, device)
+        fwd = time_interleaved(
+            dict(linear=lambda: linear(x), causal_norm=lambda: causal.deconfounded_logits(x)),
+            iters, warmup, device)
     return dict(shape=[num_rois, in_features, num_cols],
                 forward=compare(fwd, 'linear', 'causal_norm'),
                 train=compare(train, 'linear', 'causal_norm'),
@@ -278,8 +280,9 @@ def format_table(results: dict) -> str:
     lines = [
         '# TDE box head overhead', '',
         f"Cascade Mask R-CNN from `{s['config']}`, ResNet-{s['depth']} (random init), "
-        f"{s['num_classes']} classes, batch of {s['batch_size']} synthetic {s['img_size']}x{s['img_size']} "
-        f"images with {s['num_gts']} gt each, inference score threshold {s['test_score_thr']} and "
+        f"{s['num_classes']} classes, batch of {s['batch_size']} synthetic "
+        f"{s['img_size']}x{s['img_size']} images with {s['num_gts']} gt each, "
+        f"inference score threshold {s['test_score_thr']} and "
         f"{s['test_max_per_img']} detections per image, "
         f"device `{s['device']}`. Stock: mmdet's "
         '`Shared2FCBBoxHead` in the three stages; TDE: `TDEShared2FCBBoxHead` (paper defaults). '
@@ -305,7 +308,8 @@ def format_table(results: dict) -> str:
         f"{c['tde_head_directions_set']}, same prediction fields and shapes "
         f"{results['same_prediction_structure']} (detections per image: stock "
         f"{[p['bboxes'][0] for p in c['prediction_shapes']['stock']]}, TDE "
-        f"{[p['bboxes'][0] for p in c['prediction_shapes']['tde']]}). Not shared with the stock model: "
+        f"{[p['bboxes'][0] for p in c['prediction_shapes']['tde']]}). "
+        "Not shared with the stock model: "
         f"{', '.join(f'`{k}`' for k in results['not_shared']) or 'nothing'}.", ''
     ]
     return '\n'.join(lines)
@@ -328,8 +332,10 @@ def parse_args(argv=None):
                         help='box score threshold at inference (0: equal post-processing work)')
     parser.add_argument('--test-max-per-img', type=int, default=100,
                         help='detections per image at inference (LVIS: 300)')
-    parser.add_argument('--cls-rois', type=int, default=512, help='RoIs of the classifier benchmark')
-    parser.add_argument('--cls-iters', type=int, default=50, help='rounds of the classifier benchmark')
+    parser.add_argument('--cls-rois', type=int, default=512,
+                        help='RoIs of the classifier benchmark')
+    parser.add_argument('--cls-iters', type=int, default=50,
+                        help='rounds of the classifier benchmark')
     parser.add_argument('--out', default='docs/benchmarks/head_overhead.md',
                         help='markdown report; the raw numbers go to the same name with .json')
     parser.add_argument('--seed', type=int, default=0)

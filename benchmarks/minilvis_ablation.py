@@ -4,7 +4,8 @@ Trains the baseline (mmdet's linear head) and the cosine, capsule and de-confoun
 each K in --heads, with tools/dist_train.sh, then evaluates every normalised model with and without
 TDE in one pass of tools/dist_sweep_alpha.sh (alpha 0 is "without TDE": Eq. 9 then equals the
 de-confounded softmax). Finished trainings and evaluations are reused, so a run can be extended
-(more heads, norms or seeds) without repeating them. Writes a markdown table, a JSON file and a plot.
+(more heads, norms or seeds) without repeating them. Writes a markdown table, a JSON file and a
+plot.
 
     python benchmarks/minilvis_ablation.py --seeds 0 1 --epochs 4
 """

@@ -88,7 +88,8 @@ def test_shipped_config_trains_and_predicts(name):
     model = MODELS.build(cfg.model)
     model.init_weights()
     is_tde = 'tde' in name
-    assert all(isinstance(h.fc_cls, CausalNormPredictor) == is_tde for h in model.roi_head.bbox_head)
+    assert all(isinstance(h.fc_cls, CausalNormPredictor) == is_tde
+               for h in model.roi_head.bbox_head)
     num_classes = cfg.model.roi_head.mask_head.num_classes
     labels = ((0, num_classes - 1, 7), (3, ))
     model.train()

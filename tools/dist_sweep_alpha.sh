@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Distributed one-pass alpha sweep: tools/dist_sweep_alpha.sh CONFIG CHECKPOINT N [sweep_alpha.py args...]
+# Distributed one-pass alpha sweep:
+#   tools/dist_sweep_alpha.sh CONFIG CHECKPOINT N [sweep_alpha.py args...]
 # Same process model as dist_test.sh; the metrics are gathered over all processes.
 set -e
 if [ $# -lt 3 ]; then

@@ -1,7 +1,8 @@
 """Evaluate a saved LVIS/COCO-format results file against LVIS annotations, without a model.
 
-    python tools/eval_lvis.py work_dirs/x/results.bbox.json data/lvis_v1/annotations/lvis_v1_val.json \
-        --iou-type bbox --out metrics.json --report work_dirs/x/lvis_eval
+    python tools/eval_lvis.py work_dirs/x/results.bbox.json \
+        data/lvis_v1/annotations/lvis_v1_val.json --iou-type bbox --out metrics.json \
+        --report work_dirs/x/lvis_eval
 
 Numbers are the LVIS API's (AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300; -1 where
 undefined), computed by mmdet_tde's fast evaluator.

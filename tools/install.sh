@@ -26,10 +26,12 @@ if ! "$PYTHON" -c "import importlib.metadata as m, importlib.util as u; \
     # in the build environment, hence --no-build-isolation. pip caches the built wheel.
     "${PIP[@]}" "setuptools<81" wheel ninja numpy packaging
     export MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)}
-    if command -v nvcc >/dev/null && "$PYTHON" -c "import torch; assert torch.version.cuda" 2>/dev/null; then
+    if command -v nvcc >/dev/null \
+            && "$PYTHON" -c "import torch; assert torch.version.cuda" 2>/dev/null; then
         export FORCE_CUDA=1
     fi
-    echo "[install] building mmcv 2.1.0 (compiles its ops: about 10-15 minutes on 2 cores, cached afterwards)"
+    echo "[install] building mmcv 2.1.0 (compiles its ops: about 10-15 minutes on 2 cores;" \
+        "cached afterwards)"
     "${PIP[@]}" --no-build-isolation "mmcv==2.1.0"
 fi
 

@@ -43,6 +43,7 @@ print('alpha  ' + '  '.join(f'{t}_{n:<4}' for t in ('bbox', 'segm') for n in nam
 for alpha, metrics in zip(result['alphas'], result['metrics']):
     values = [metrics.get(f'lvis/{t}_{n}', float('nan')) for t in ('bbox', 'segm') for n in names]
     print(f'{alpha:<6g} ' + '  '.join(f'{v:9.4f}' for v in values))
-print('mean cos(x, d_hat) per stage:', ', '.join(f'{c:.3f}' for c in result['mean_cos_head_direction']))
+cosines = result['mean_cos_head_direction']
+print('mean cos(x, d_hat) per stage:', ', '.join(f'{c:.3f}' for c in cosines))
 PY
 echo "[demo] plot: $WORK_DIR/sweep/alpha_sweep.png"

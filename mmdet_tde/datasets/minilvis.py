@@ -39,7 +39,8 @@ class CategorySpec:
         return f'{self.texture} {self.colour} {self.shape}'.replace(' ', '_')
 
 
-# 4 frequent, 8 common, 6 rare; each rare one is a frequent or common one with one attribute changed.
+# 4 frequent, 8 common, 6 rare; each rare one is a frequent or common one with one attribute
+# changed.
 CATEGORIES: Tuple[CategorySpec, ...] = (
     CategorySpec('circle', 'red', 'solid', 'f'),
     CategorySpec('square', 'blue', 'solid', 'f'),
@@ -159,7 +160,8 @@ def _image_categories_val(opts: MiniLVISOptions, rng: np.random.Generator) -> Li
     """Balanced: image i takes the next k categories of a shuffled cycle over all of them."""
     k = min(opts.val_objects_per_image, len(CATEGORIES))
     order = rng.permutation(len(CATEGORIES))
-    return [sorted(order[(i * k + np.arange(k)) % len(order)].tolist()) for i in range(opts.num_val)]
+    return [sorted(order[(i * k + np.arange(k)) % len(order)].tolist())
+            for i in range(opts.num_val)]
 
 
 def _render_split(split: str, cats_per_image: List[List[int]], opts: MiniLVISOptions,

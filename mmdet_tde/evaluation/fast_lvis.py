@@ -206,7 +206,7 @@ def _results_api(gt: COCO, dets: List[dict]) -> COCO:
 
 
 def _verified_categories(gt: COCO) -> dict:
-    """Per image id, the categories LVIS evaluates there: annotated ones and ``neg_category_ids``."""
+    """Per image id, the categories LVIS evaluates there: the annotated and the negative ones."""
     return {img_id: set(img['neg_category_ids']) |
             {ann['category_id'] for ann in gt.imgToAnns[img_id]}
             for img_id, img in gt.imgs.items()}

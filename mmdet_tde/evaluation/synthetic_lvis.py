@@ -46,7 +46,8 @@ def make_lvis_annotations(num_images: int,
                      area=float(mask_utils.area(rle)[0]), segmentation=[polygon]))
         present = sorted(set(labels.tolist()))
         absent = np.setdiff1d(cat_ids, present)
-        negatives = rng.choice(absent, size=min(len(absent), int(rng.integers(0, 8))), replace=False)
+        negatives = rng.choice(absent, size=min(len(absent), int(rng.integers(0, 8))),
+                               replace=False)
         not_exhaustive = [c for c in present if rng.random() < 0.2]
         image = dict(id=img_id, height=height, width=width,
                      neg_category_ids=sorted(negatives.tolist()),

@@ -2,5 +2,6 @@ from .runtime import allow_trusted_checkpoints, load_tool_config, setup_cpu_dist
 from .tde_options import TDE_HEAD_TYPES, set_tde_inference
 
 __all__ = [
-    'allow_trusted_checkpoints', 'load_tool_config', 'setup_cpu_distributed', 'TDE_HEAD_TYPES', 'set_tde_inference'
+    'allow_trusted_checkpoints', 'load_tool_config', 'setup_cpu_distributed', 'TDE_HEAD_TYPES',
+    'set_tde_inference'
 ]

@@ -33,8 +33,10 @@ def test_models_share_weights(head_overhead):
     stock, tde = models['stock'].state_dict(), models['tde'].state_dict()
     assert not_shared == [f'roi_head.bbox_head.{i}.fc_cls.head_direction' for i in range(3)]
     assert all(stock[k].equal(v) for k, v in tde.items() if k not in not_shared)
-    assert [type(h).__name__ for h in models['tde'].roi_head.bbox_head] == ['TDEShared2FCBBoxHead'] * 3
-    assert [type(h).__name__ for h in models['stock'].roi_head.bbox_head] == ['Shared2FCBBoxHead'] * 3
+    head_types = {name: [type(h).__name__ for h in model.roi_head.bbox_head]
+                  for name, model in models.items()}
+    assert head_types['tde'] == ['TDEShared2FCBBoxHead'] * 3
+    assert head_types['stock'] == ['Shared2FCBBoxHead'] * 3
 
 
 def test_report_at_tiny_size(head_overhead, tmp_path):

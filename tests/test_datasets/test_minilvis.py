@@ -92,7 +92,8 @@ def test_geometry_negatives_and_not_exhaustive(dataset_dir):
             x1, y1 = poly.max(0)
             np.testing.assert_allclose(ann['bbox'], [x0, y0, x1 - x0, y1 - y0], atol=0.02)
             rle = mask_utils.frPyObjects(ann['segmentation'], SMALL.img_size, SMALL.img_size)
-            # pycocotools rasterises the polygon: its box agrees with the polygon's to 3 pixels (thin star tips)
+            # pycocotools rasterises the polygon: its box agrees with the polygon's to 3 pixels
+            # (thin star tips)
             assert np.allclose(mask_utils.toBbox(mask_utils.merge(rle)), ann['bbox'], atol=3)
             assert ann['area'] == pytest.approx(mask_utils.area(mask_utils.merge(rle)),
                                                 rel=0.25, abs=20)

@@ -196,7 +196,8 @@ def _delete(idx, key):
     ('segm', _delete(3, 'segmentation'), r"results\[3\] has no 'segmentation' field"),
     ('segm', _set(3, 'segmentation', dict(size=[5, 5], counts='0')),
      r"results\[3\]: field 'segmentation' has size \[5, 5\], but image \d+ is"),
-    ('segm', _set(3, 'segmentation', [[1, 2, 3]]), r"results\[3\]: field 'segmentation' is neither"),
+    ('segm', _set(3, 'segmentation', [[1, 2, 3]]),
+     r"results\[3\]: field 'segmentation' is neither"),
     ('segm', _delete(3, 'bbox'), r"results\[3\] has no 'bbox' field"),
 ])
 def test_bad_results_are_named(small_gt, iou_type, mutate, error):

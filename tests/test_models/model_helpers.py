@@ -46,7 +46,7 @@ def stock_mask_rcnn_cfg(num_classes=5, tde=True):
 
 
 def make_batch(num_images=2, size=96, labels=((0, 1, 3), (4, 0)), seed=0):
-    """Random images with random boxes and box-shaped masks, packed as mmdet's data_preprocessor expects."""
+    """Random images with random boxes and box-shaped masks, as mmdet's data_preprocessor wants."""
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for i in range(num_images):

@@ -59,7 +59,8 @@ def test_background_exempted_probs_match_eq9(norm):
     np.testing.assert_allclose(probs, ref, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-12)
     # The background keeps its de-confounded probability.
-    np.testing.assert_allclose(probs[:, -1], torch.softmax(z, 1)[:, -1].detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(probs[:, -1], torch.softmax(z, 1)[:, -1].detach().numpy(),
+                               rtol=1e-12)
 
 
 def test_background_exempted_probs_other_bg_index_and_extremes():

@@ -153,7 +153,8 @@ def test_stock_checkpoint_loads_with_warning_and_predicts_without_tde():
     rec, received, results = _predicted_scores(tde_model)
     assert torch.isfinite(received).all()
     assert all(torch.isfinite(r.pred_instances.scores).all() for r in results)
-    stage_probs = [_stage_reference(h, rec.features[i][0], 'deconfound') for i, h in enumerate(heads)]
+    stage_probs = [_stage_reference(h, rec.features[i][0], 'deconfound')
+                   for i, h in enumerate(heads)]
     geo = np.exp(np.mean([np.log(p) for p in stage_probs], axis=0))
     np.testing.assert_allclose(torch.softmax(received, -1).numpy(), geo / geo.sum(1, keepdims=True),
                                atol=2e-6)

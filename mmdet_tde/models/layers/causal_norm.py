@@ -25,7 +25,7 @@ def norm_factors(x_norm: Tensor, w_norm: Tensor, norm: str, gamma: float):
     """The two factors ``f(||x^k||)`` and ``g(||w_i^k||)`` of the normaliser of supplement Eq. (1).
 
     Every supported normaliser is such a product, so the logits reduce to one matrix product of
-    per-head rescaled features and weights: the causal-norm classifier costs what ``nn.Linear`` does.
+    per-head rescaled features and weights: the classifier costs what ``nn.Linear`` does.
     """
     if norm == 'deconfound':
         return x_norm, w_norm + gamma
@@ -40,8 +40,9 @@ def _rescaled_heads(x: Tensor, weight: Tensor, num_heads: int, gamma: float, nor
     """``x^k / f(||x^k||)`` (..., K, D/K) and ``w_i^k / g(||w_i^k||)`` (C, K, D/K)."""
     xk = _split_heads(x, num_heads)
     wk = _split_heads(weight, num_heads)
-    fx, gw = norm_factors(xk.norm(dim=-1, keepdim=True), wk.norm(dim=-1, keepdim=True), norm, gamma)
-    # A zero feature (possible after ReLU) has no direction: clamping keeps its logits at 0, not NaN.
+    fx, gw = norm_factors(xk.norm(dim=-1, keepdim=True), wk.norm(dim=-1, keepdim=True), norm,
+                          gamma)
+    # A zero feature (possible after ReLU) has no direction: clamping keeps its logits 0, not NaN.
     tiny = torch.finfo(x.dtype).tiny
     return xk / fx.clamp_min(tiny), wk / gw.clamp_min(tiny)
 
@@ -64,16 +65,18 @@ def background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: 
     """Log of Eq. (9), computed in log space so that no probability under- or overflows.
 
     ``log final_i = LSE(z_fg) - LSE(z) + TDE_i - LSE(TDE_fg)`` for foreground ``i`` and
-    ``log final_bg = z_bg - LSE(z)``: the background keeps the de-confounded probability ``p_bg`` and
-    the foreground share ``1 - p_bg`` is divided in the proportions of the TDE probabilities ``q``.
+    ``log final_bg = z_bg - LSE(z)``: the background keeps the de-confounded probability ``p_bg``
+    and the foreground share ``1 - p_bg`` is divided in the proportions of the TDE probabilities.
     """
     num_cols = logits.shape[-1]
     bg = bg_index % num_cols
     fg = torch.ones(num_cols, dtype=torch.bool, device=logits.device)
     fg[bg] = False
     log_p = logits.log_softmax(dim=-1)
-    log_fg_share = logits[..., fg].logsumexp(dim=-1, keepdim=True) - logits.logsumexp(dim=-1, keepdim=True)
-    log_fg = log_fg_share + tde_logits[..., fg] - tde_logits[..., fg].logsumexp(dim=-1, keepdim=True)
+    log_fg_share = (logits[..., fg].logsumexp(dim=-1, keepdim=True)
+                    - logits.logsumexp(dim=-1, keepdim=True))
+    tde_fg = tde_logits[..., fg]
+    log_fg = log_fg_share + tde_fg - tde_fg.logsumexp(dim=-1, keepdim=True)
     out = torch.empty_like(log_p)
     out[..., fg] = log_fg
     out[..., bg] = log_p[..., bg]
@@ -164,7 +167,7 @@ class CausalNormClassifier(nn.Module):
         """``x_bar <- momentum * x_bar + mean(x_fg)`` over the foreground features of all ranks.
 
         Sum and count are all-reduced when ``torch.distributed`` is initialised, so every rank ends
-        with the same direction. An iteration with no foreground feature anywhere leaves it unchanged.
+        with the same direction. An iteration without foreground features anywhere changes nothing.
         """
         x_fg = x_fg.detach().reshape(-1, self.in_features)
         stats = torch.cat([x_fg.sum(dim=0, dtype=torch.float64),
@@ -183,13 +186,13 @@ class CausalNormClassifier(nn.Module):
         return d / d.norm(dim=-1, keepdim=True)
 
     def head_direction_cosine(self, x: Tensor) -> Tensor:
-        """``cos(x^k, d_hat^k)`` per sample and head, shape (N, K): the size of the removed effect."""
+        """``cos(x^k, d_hat^k)`` per sample and head, (N, K): the size of the removed effect."""
         xk = _split_heads(x, self.num_heads)
         cos = (xk * self.head_direction_unit().to(x.dtype)).sum(dim=-1)
         return cos / xk.norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
 
     def counterfactual_logits(self, x: Tensor) -> Tensor:
-        """The logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
+        """Logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
 
         This is Eq. (7) with the discriminative part of ``x`` set to zero while the normaliser keeps
         ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms. Per head it is a

@@ -84,7 +84,8 @@ class CausalNormPredictor(CausalNormClassifier):
         """
         features, self._train_features = self._train_features, None
         if features is None:
-            raise RuntimeError('update_head_direction_from_targets() needs a training forward first')
+            raise RuntimeError('update_head_direction_from_targets() needs a training forward '
+                               'first')
         if features.shape[0] != labels.shape[0]:
             raise ValueError(f'labels has {labels.shape[0]} entries but the last forward saw '
                              f'{features.shape[0]} RoIs')

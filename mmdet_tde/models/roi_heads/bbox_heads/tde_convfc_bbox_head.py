@@ -34,7 +34,8 @@ class TDEBBoxHeadMixin:
         if init_cfg is None:
             # The classifier keeps its own initialisation (uniform in +-1/sqrt(D), as the authors
             # did) instead of mmdet's Normal(std=0.01) for linear classifiers.
-            self.init_cfg = [cfg for cfg in self.init_cfg if cfg.get('override') != dict(name='fc_cls')]
+            self.init_cfg = [cfg for cfg in self.init_cfg
+                             if cfg.get('override') != dict(name='fc_cls')]
 
     def loss_and_target(self, cls_score, bbox_pred, rois, sampling_results, rcnn_train_cfg,
                         concat=True, reduction_override=None) -> dict:
