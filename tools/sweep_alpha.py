@@ -5,7 +5,8 @@
 
 Prints a table of box / mask AP, APr, APc, APf per alpha, the mean cos(x, d_hat) of the test RoIs
 (the authors' rule of thumb: choose alpha so that alpha * mean cos is about 1), and the cost of
-each extra alpha relative to one full test pass; writes JSON and a PNG plot to the work dir.
+each alpha after the first relative to one full test pass (the first alpha's); writes JSON and a
+PNG plot to the work dir.
 """
 import argparse
 import json
@@ -92,8 +93,10 @@ def main():
     seconds = result['seconds']
     logger.info('alpha sweep results:\n' + table(result, iou_types) +
                 f'\nmean cos(x, d_hat) over test RoIs per stage: {cos}'
-                f'\none full test pass: {seconds["one_full_pass"]:.1f} s; each extra alpha: '
-                + ', '.join(f'{r:.2f}x' for r in result['extra_alpha_cost_ratio']))
+                f'\none full test pass (the first alpha): {seconds["one_full_pass"]:.1f} s; '
+                'each further alpha, relative to it: '
+                + ', '.join(f'{a:g}: {r:.2f}x' for a, r in
+                            zip(result['alphas'][1:], result['extra_alpha_cost_ratio'])))
     json_path = osp.join(runner.work_dir, 'alpha_sweep.json')
     with open(json_path, 'w') as f:
         json.dump(result, f, indent=2, default=float)

@@ -82,6 +82,7 @@ def test_test_tool_and_alpha_sweep_agree(trained):
     assert osp.isfile(sweep_dir / 'alpha_sweep.png')
     assert len(sweep['mean_cos_head_direction']) == 3
     assert all(-1 <= c <= 1 for c in sweep['mean_cos_head_direction'])
+    assert len(sweep['extra_alpha_cost_ratio']) == 2
     assert all(r > 0 for r in sweep['extra_alpha_cost_ratio'])
 
 
