@@ -30,7 +30,7 @@ if ! "$PYTHON" -c "import importlib.metadata as m, importlib.util as u; \
             && "$PYTHON" -c "import torch; assert torch.version.cuda" 2>/dev/null; then
         export FORCE_CUDA=1
     fi
-    echo "[install] building mmcv 2.1.0 (compiles its ops: about 10-15 minutes on 2 cores;" \
+    echo "[install] building mmcv 2.1.0 (compiles its ops: about 20 minutes on 2 cores;" \
         "cached afterwards)"
     "${PIP[@]}" --no-build-isolation "mmcv==2.1.0"
 fi
