@@ -88,28 +88,34 @@ class MaskMemo:
         self.masks: List[Optional[torch.Tensor]] = [None] * len(batch_img_metas)
 
     @staticmethod
-    def _matches(keys: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
-        return (keys[:, None] == seen[None]).all(dim=-1)
+    def _known_rows(keys: torch.Tensor, seen: Optional[torch.Tensor]) -> torch.Tensor:
+        """Per detection, its row among the pairs seen so far, or -1 for a new pair."""
+        if seen is None:
+            return torch.full((len(keys), ), -1, dtype=torch.long, device=keys.device)
+        match = (keys[:, None] == seen[None]).all(dim=-1)
+        return torch.where(match.any(dim=1), match.int().argmax(dim=1), -1)
+
+    @staticmethod
+    def _append(seen: Optional[torch.Tensor], new: torch.Tensor) -> torch.Tensor:
+        return new if seen is None else torch.cat([seen, new])
 
     def add_masks(self, results_list: List[InstanceData]) -> List[InstanceData]:
         keys = [torch.cat([r.bboxes, r.labels[:, None].to(r.bboxes.dtype)], dim=1)
                 for r in results_list]
-        is_new = [torch.ones(len(k), dtype=torch.bool, device=k.device) if seen is None
-                  else ~self._matches(k, seen).any(dim=1) for k, seen in zip(keys, self.keys)]
+        rows = [self._known_rows(k, seen) for k, seen in zip(keys, self.keys)]
         # predict_mask rescales the boxes in place: it gets copies.
-        unseen = [InstanceData(bboxes=r.bboxes[new].clone(), labels=r.labels[new])
-                  for r, new in zip(results_list, is_new)]
+        unseen = [InstanceData(bboxes=r.bboxes[row < 0].clone(), labels=r.labels[row < 0])
+                  for r, row in zip(results_list, rows)]
         unseen = self.roi_head.predict_mask(self.x, self.metas, unseen, rescale=True)
-        for j, (results, k, new, computed) in enumerate(zip(results_list, keys, is_new, unseen)):
-            if self.keys[j] is None:
-                self.keys[j], self.bboxes[j], self.masks[j] = k, computed.bboxes, computed.masks
-            else:
-                self.keys[j] = torch.cat([self.keys[j], k[new]])
-                self.bboxes[j] = torch.cat([self.bboxes[j], computed.bboxes])
-                self.masks[j] = torch.cat([self.masks[j], computed.masks])
-            index = self._matches(k, self.keys[j]).int().argmax(dim=1)
-            results.bboxes = self.bboxes[j][index]
-            results.masks = self.masks[j][index]
+        for j, (results, k, row, computed) in enumerate(zip(results_list, keys, rows, unseen)):
+            new = row < 0
+            num_seen = 0 if self.keys[j] is None else len(self.keys[j])
+            row[new] = num_seen + torch.arange(int(new.sum()), device=row.device)
+            self.keys[j] = self._append(self.keys[j], k[new])
+            self.bboxes[j] = self._append(self.bboxes[j], computed.bboxes)
+            self.masks[j] = self._append(self.masks[j], computed.masks)
+            results.bboxes = self.bboxes[j][row]
+            results.masks = self.masks[j][row]
         return results_list
 
 

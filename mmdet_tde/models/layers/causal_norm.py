@@ -58,7 +58,12 @@ def normalized_logits(x: Tensor, weight: Tensor, num_heads: int, tau: float, gam
         logits of shape (..., C).
     """
     xs, ws = _rescaled_heads(x, weight, num_heads, gamma, norm)
-    return (tau / num_heads) * F.linear(xs.flatten(-2), ws.flatten(-2))
+    return _logits_of_rescaled(xs, ws, tau)
+
+
+def _logits_of_rescaled(xs: Tensor, ws: Tensor, tau: float) -> Tensor:
+    """``tau/K * sum_k xs^k . ws_i^k`` for the per-head rescaled features and weights."""
+    return (tau / xs.shape[-2]) * F.linear(xs.flatten(-2), ws.flatten(-2))
 
 
 def background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: int = -1) -> Tensor:
@@ -211,11 +216,10 @@ class CausalNormClassifier(nn.Module):
                                'TDE is undefined; run inference without TDE')
         d_hat = self.head_direction_unit().to(x.dtype)                  # (K, Dk)
         xs, ws = _rescaled_heads(x, self.weight, self.num_heads, self.gamma, self.norm)
-        scale = self.tau / self.num_heads
-        logits = scale * F.linear(xs.flatten(-2), ws.flatten(-2))
         x_along_d = (xs * d_hat).sum(dim=-1)                             # (N, K)
         w_along_d = (ws * d_hat).sum(dim=-1)                             # (C, K)
-        return logits, scale * F.linear(x_along_d, w_along_d)
+        counterfactual = (self.tau / self.num_heads) * F.linear(x_along_d, w_along_d)
+        return _logits_of_rescaled(xs, ws, self.tau), counterfactual
 
     def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
