@@ -1,8 +1,10 @@
 from .causal_norm import (NORMS, CausalNormClassifier, background_exempted_log_probs,
                           background_exempted_probs, normalized_logits)
 from .deconfound_conv import DeconfoundConv2d
+from .dual_phase import graph_matching_loss, intra_margin_loss, select_exemplars
 
 __all__ = [
     'NORMS', 'CausalNormClassifier', 'DeconfoundConv2d', 'background_exempted_probs',
-    'background_exempted_log_probs', 'normalized_logits'
+    'background_exempted_log_probs', 'normalized_logits', 'select_exemplars',
+    'graph_matching_loss', 'intra_margin_loss'
 ]
