@@ -1,0 +1,279 @@
+"""Long-tail comparison on mini-LVIS: TDE against what users would pick instead.
+
+The same detector (the mini-LVIS Cascade Mask R-CNN) and schedule, trained once per method and
+seed through tools/dist_train.sh, evaluated with tools/dist_test.sh (de-confound models: one pass
+of tools/dist_sweep_alpha.sh gives alpha 0, the de-confounded softmax, and the TDE alpha).
+
+Rows: the linear baseline; repeat-factor sampling (mmdet's ClassBalancedDataset); mmdet's Seesaw
+loss with and without repeat-factor sampling; de-confound and de-confound-TDE.
+
+Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
+commit, times); the table, the paired differences and the plot are rebuilt from all of them, so
+runs can accumulate over several working periods. A run whose config no longer matches the
+current one (its digest) is listed as stale and left out of the table.
+
+    python benchmarks/longtail_minilvis.py --seeds 0 1 2          # train what is missing
+    python benchmarks/longtail_minilvis.py --seeds 0 1 2 --rebuild  # table from finished runs
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import numpy as np
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = 'configs/minilvis'
+METRICS = ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf',
+           'segm_AP', 'segm_APr', 'segm_APc', 'segm_APf')
+
+# training name -> (config, {table row: alpha of the sweep, or None for a plain test})
+TRAININGS = {
+    'baseline': ('cascade_baseline_r18_minilvis.py', {'baseline': None}),
+    'rfs': ('cascade_rfs_r18_minilvis.py', {'rfs': None}),
+    'deconfound': ('cascade_tde_r18_minilvis.py', {'deconfound': 0.0, 'deconfound_tde': 1.5}),
+    'seesaw_rfs': ('cascade_seesaw_rfs_r18_minilvis.py', {'seesaw_rfs': None}),
+    'seesaw': ('cascade_seesaw_r18_minilvis.py', {'seesaw': None}),
+}
+ROW_LABELS = {
+    'baseline': 'linear baseline',
+    'rfs': 'repeat-factor sampling',
+    'seesaw': 'Seesaw loss',
+    'seesaw_rfs': 'Seesaw loss + repeat-factor sampling',
+    'deconfound': 'de-confound (TDE off)',
+    'deconfound_tde': 'de-confound-TDE (alpha 1.5)',
+}
+REFERENCES = ('baseline', 'rfs')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--trainings', nargs='+', default=list(TRAININGS),
+                        choices=list(TRAININGS), help='which trainings to run (default: all)')
+    parser.add_argument('--nproc', type=int, default=2)
+    parser.add_argument('--port', type=int, default=29613,
+                        help='master port of the distributed runs')
+    parser.add_argument('--work-dir', default='work_dirs/longtail_minilvis')
+    parser.add_argument('--runs-dir', default='docs/benchmarks/runs/longtail_minilvis',
+                        help='one JSON per finished training (commit them)')
+    parser.add_argument('--out', default='docs/benchmarks/longtail_minilvis.md')
+    parser.add_argument('--rebuild', action='store_true',
+                        help='only rebuild the table and plot from the finished runs')
+    return parser.parse_args()
+
+
+def run(cmd, port):
+    print('[longtail] ' + ' '.join(cmd), flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(port))
+    subprocess.run(cmd, cwd=REPO, check=True, env=env)
+
+
+def run_config(training, seed):
+    """The config of one training: the shipped config with the seed set."""
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS, TRAININGS[training][0]))
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    return cfg
+
+
+def config_digest(cfg):
+    return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
+
+
+def git_commit():
+    out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True,
+                         text=True)
+    return out.stdout.strip() or 'unknown'
+
+
+def write_json(path, data):
+    """Write to a temporary file and rename, so an interrupted run leaves no partial file."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def latest_test_metrics(test_dir):
+    runs = sorted(d for d in os.listdir(test_dir) if d[:8].isdigit())
+    with open(osp.join(test_dir, runs[-1], runs[-1] + '.json')) as f:
+        return json.load(f)
+
+
+def evaluate(rows, config, checkpoint, work_dir, args):
+    """Metrics of each table row of one trained model."""
+    if list(rows.values()) == [None]:
+        test_dir = osp.join(work_dir, 'test')
+        run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.nproc),
+             '--work-dir', test_dir], args.port)
+        return {next(iter(rows)): latest_test_metrics(test_dir)}
+    sweep_dir = osp.join(work_dir, 'sweep')
+    run(['bash', 'tools/dist_sweep_alpha.sh', config, checkpoint, str(args.nproc),
+         '--alphas', *map(str, rows.values()), '--work-dir', sweep_dir], args.port)
+    with open(osp.join(sweep_dir, 'alpha_sweep.json')) as f:
+        sweep = json.load(f)
+    return {row: metrics for row, metrics in zip(rows, sweep['metrics'])}
+
+
+def train_and_evaluate(training, seed, args):
+    """Train one (method, seed) unless its run JSON exists; write the run JSON."""
+    run_path = osp.join(args.runs_dir, f'{training}_seed{seed}.json')
+    cfg = run_config(training, seed)
+    digest = config_digest(cfg)
+    if osp.isfile(run_path) and json.load(open(run_path))['config_digest'] == digest:
+        print(f'[longtail] {training} seed {seed}: finished earlier ({run_path})', flush=True)
+        return
+    work_dir = osp.abspath(osp.join(args.work_dir, f'{training}_seed{seed}'))
+    os.makedirs(work_dir, exist_ok=True)
+    config = osp.join(work_dir, 'config.py')
+    cfg.dump(config)
+    start = time.time()
+    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir],
+            args.port)
+    train_s = time.time() - start
+    checkpoint = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
+    start = time.time()
+    results = evaluate(TRAININGS[training][1], config, checkpoint, work_dir, args)
+    record = dict(training=training, seed=seed, config=f'{CONFIGS}/{TRAININGS[training][0]}',
+                  config_digest=digest, commit=git_commit(), nproc=args.nproc,
+                  train_seconds=round(train_s), eval_seconds=round(time.time() - start),
+                  finished=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                      timespec='seconds'),
+                  results={row: {k.split('/')[-1]: v for k, v in m.items() if '/' in k}
+                           for row, m in results.items()})
+    os.makedirs(args.runs_dir, exist_ok=True)
+    write_json(run_path, record)
+    print(f'[longtail] {training} seed {seed}: done in {train_s:.0f} s training, '
+          f'{record["eval_seconds"]} s evaluation -> {run_path}', flush=True)
+
+
+def load_runs(args):
+    """{row: {seed: metrics}} of the runs whose config matches the current one, and the stale."""
+    table, stale = {}, []
+    for training in TRAININGS:
+        for seed in args.seeds:
+            path = osp.join(args.runs_dir, f'{training}_seed{seed}.json')
+            if not osp.isfile(path):
+                continue
+            record = json.load(open(path))
+            if record['config_digest'] != config_digest(run_config(training, seed)):
+                stale.append(osp.basename(path))
+                continue
+            for row, metrics in record['results'].items():
+                table.setdefault(row, {})[seed] = metrics
+    return table, stale
+
+
+def mean_std(values):
+    values = np.asarray(values) * 100
+    spread = f' ± {values.std(ddof=1):.1f}' if len(values) > 1 else ''
+    return f'{values.mean():.1f}{spread}'
+
+
+def results_table(table):
+    lines = ['| method | seeds | ' + ' | '.join(METRICS) + ' |',
+             '|---|---|' + '---|' * len(METRICS)]
+    for row in ROW_LABELS:
+        if row in table:
+            per_seed = table[row]
+            cells = [mean_std([m[key] for m in per_seed.values()]) for key in METRICS]
+            lines.append(f'| {ROW_LABELS[row]} | {len(per_seed)} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def paired_table(table, reference):
+    """Per-seed differences to ``reference`` (same seed): mean ± std, and seeds with a gain."""
+    lines = [f'| method - {ROW_LABELS[reference]} | seeds | ' + ' | '.join(METRICS) + ' |',
+             '|---|---|' + '---|' * len(METRICS)]
+    for row in ROW_LABELS:
+        if row == reference or row not in table or reference not in table:
+            continue
+        seeds = sorted(set(table[row]) & set(table[reference]))
+        if not seeds:
+            continue
+        cells = []
+        for key in METRICS:
+            diffs = [table[row][s][key] - table[reference][s][key] for s in seeds]
+            cells.append(f'{mean_std(diffs)} ({sum(d > 0 for d in diffs)}/{len(seeds)})')
+        lines.append(f'| {ROW_LABELS[row]} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot(table, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = [r for r in ROW_LABELS if r in table]
+    keys = ('segm_AP', 'segm_APr', 'segm_APc', 'segm_APf')
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.2))
+    for i, key in enumerate(keys):
+        values = [np.array([m[key] for m in table[r].values()]) * 100 for r in rows]
+        spread = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
+        ax.bar(x + (i - 1.5) * 0.2, [v.mean() for v in values], width=0.2, label=key,
+               yerr=spread if any(spread) else None, capsize=2)
+    ax.set_xticks(x, [ROW_LABELS[r] for r in rows], rotation=25, ha='right')
+    ax.set_ylim(30, 85)  # the differences are a few points; the axis starts at 30
+    ax.set_ylabel('mask AP x 100 (mean ± std over seeds)')
+    ax.set_title('mini-LVIS: long-tail methods, same detector and schedule')
+    ax.legend(ncol=4, loc='upper left', fontsize=8)
+    fig.tight_layout()
+    tmp = path + '.tmp.png'
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_report(args):
+    table, stale = load_runs(args)
+    if not table:
+        print('[longtail] no finished runs yet')
+        return
+    sections = ['# Long-tail methods on mini-LVIS',
+                'Reproduce (runs accumulate; finished ones are reused): '
+                f'`python benchmarks/longtail_minilvis.py --seeds {" ".join(map(str, args.seeds))}`'
+                f'. Each training: {args.nproc} CPU processes, the config\'s schedule, the seed '
+                'in `randomness` (not deterministic: the same seed differs between runs). Values '
+                'are AP x 100, mean ± std over seeds. Readings: '
+                '[README.md](README.md#long-tail-methods-on-mini-lvis).',
+                results_table(table)]
+    for reference in REFERENCES:
+        if reference in table:
+            sections += [f'Paired differences to {ROW_LABELS[reference]} (same seed; in '
+                         'brackets, the seeds with a gain):', paired_table(table, reference)]
+    if stale:
+        sections.append('Left out, trained with an older config: ' + ', '.join(stale))
+    stem = osp.splitext(args.out)[0]
+    plot(table, stem + '.png')
+    sections.append(f'![mask AP per frequency group]({osp.basename(stem)}.png)')
+    text = '\n\n'.join(sections) + '\n'
+    tmp = args.out + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, args.out)
+    print(text)
+    print(f'[longtail] wrote {args.out}')
+
+
+def main():
+    args = parse_args()
+    os.chdir(REPO)
+    if not args.rebuild:
+        run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+        for seed in args.seeds:
+            for training in args.trainings:
+                train_and_evaluate(training, seed, args)
+                write_report(args)
+    write_report(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
