@@ -7,6 +7,7 @@ module does as ``lvis.LVISResults``/``lvis.LVISEval`` do:
 
 - keep only the 300 top-scoring detections per image (across categories);
 - treat no ground truth as crowd (LVIS has no crowd regions; the LVIS API ignores ``iscrowd``);
+- leave out ground truth and detections whose area is not in (0, inf), as the LVIS API does;
 - summarise AP / AP50 / AP75 / APs / APm / APl / APr / APc / APf / AR@300.
 
 Inputs are checked first, so bad results fail with a message that names the field.
@@ -46,9 +47,10 @@ def load_lvis_annotations(ann_file: Union[str, dict]) -> COCO:
     else:
         dataset = _load_json(ann_file, 'annotation file')
     check_lvis_annotations(dataset)
-    # LVIS has no crowd regions: the LVIS API matches every ground truth as non-crowd.
-    dataset = dict(dataset, annotations=[dict(a, iscrowd=0) for a in dataset['annotations']])
-    return COCO(dataset)
+    # LVIS has no crowd regions: the LVIS API matches every ground truth as non-crowd. It also
+    # evaluates only annotations with an area in (0, inf) (see ``_has_evaluated_area``).
+    anns = [dict(a, iscrowd=0) for a in dataset['annotations'] if _has_evaluated_area(a['area'])]
+    return COCO(dict(dataset, annotations=anns))
 
 
 def load_results(result_file: str) -> list:
@@ -71,6 +73,13 @@ def check_lvis_annotations(dataset: dict) -> None:
             raise ValueError(
                 f"categories[{idx}] (id={cat.get('id')}): field 'frequency' is "
                 f"{cat.get('frequency')!r}; allowed: {', '.join(map(repr, FREQUENCIES))}")
+    bad = next((i for i, a in enumerate(dataset['annotations'])
+                if not _is_number(a.get('area'))), None)
+    if bad is not None:
+        ann = dataset['annotations'][bad]
+        raise ValueError(f"annotations[{bad}] (id={ann.get('id')}): field 'area' is "
+                         f"{ann.get('area')!r}; allowed: a number (LVIS evaluation selects "
+                         'ground truth by area)')
     for idx, img in enumerate(dataset['images']):
         for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
             if not isinstance(img.get(key), list):
@@ -144,6 +153,7 @@ def evaluate_lvis(gt: COCO,
                   max_dets: int = MAX_DETS_PER_IMAGE) -> LVISEvalResult:
     """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
 
+    ``gt`` is what :func:`load_lvis_annotations` returns (it does part of LVIS's preparation).
     ``results`` are LVIS/COCO-format detection dicts; they are annotated in place (area, id,
     iscrowd), as with the COCO and LVIS APIs.
     """
@@ -158,7 +168,12 @@ def evaluate_lvis(gt: COCO,
         # LVIS ignores a detection in an image where its category is neither annotated nor
         # verified absent. Dropping it here changes no number, and faster-coco-eval fails on
         # masks when it has to drop every detection of an image itself.
-        if det['category_id'] in verified[det['image_id']]:
+        if det['category_id'] not in verified[det['image_id']]:
+            continue
+        det['area'] = _detection_area(det)
+        # The LVIS API drops a detection of zero area (it still took one of the 300 places);
+        # faster-coco-eval would count it as a false positive.
+        if _has_evaluated_area(det['area']):
             dets_by_cat[cat_index[det['category_id']]].append(det)
 
     # -1 marks categories without ground truth, as in the LVIS API.
@@ -183,18 +198,32 @@ def evaluate_lvis(gt: COCO,
                     num_dets=[len(dets) for dets in dets_by_cat])
 
 
+def _has_evaluated_area(area) -> bool:
+    """Whether the LVIS API evaluates an annotation or detection of this area.
+
+    ``LVISEval`` selects both through ``LVIS.get_ann_ids``, whose default area range (0, inf)
+    is open: items of area 0 (empty masks, boxes of zero width or height, an ``area`` of 0 in
+    the annotation file) are left out, not even counted as misses or false positives.
+    faster-coco-eval keeps them, and its range 'all' ([0, 1e10], closed) evaluates area 0.
+    """
+    return 0 < area < float('inf')
+
+
+def _detection_area(det: dict) -> float:
+    """A detection's area as both APIs take it: ``w * h`` of its box, else its mask's area."""
+    if 'bbox' in det:
+        return det['bbox'][2] * det['bbox'][3]
+    return float(mask_utils.area(det['segmentation']))
+
+
 def _results_api(gt: COCO, dets: List[dict]) -> COCO:
     """What ``gt.loadRes(dets)`` builds, minus what evaluation never reads.
 
     ``loadRes`` also draws a polygon for every box and deep-copies the categories, which
-    dominates for millions of detections. Areas follow both APIs: ``w * h`` when a detection
-    has a box, else the mask area.
+    dominates for millions of detections. ``dets`` carry their area already.
     """
     for det_id, det in enumerate(dets, start=1):
-        if 'bbox' in det:
-            det['area'] = det['bbox'][2] * det['bbox'][3]
-        else:
-            det['area'] = float(mask_utils.area(det['segmentation']))
+        if 'bbox' not in det:
             det['bbox'] = mask_utils.toBbox(det['segmentation']).tolist()
         det['id'] = det_id
         det['iscrowd'] = 0

@@ -187,3 +187,39 @@ def test_bad_configs(lvis_case):
         FastLVISMetric(ann_file=ann_file, metric_items=['AP', 'AR@100'])
     with pytest.raises(FileNotFoundError, match='annotation file not found'):
         FastLVISMetric(ann_file=ann_file + '.missing')
+
+
+def _class_names(gt: dict) -> list:
+    return [c['name'] for c in sorted(gt['categories'], key=lambda c: c['id'])]
+
+
+def test_dataset_classes_in_annotation_order_pass(lvis_case, reference):
+    """The test loop sets dataset_meta on the evaluator; the right classes evaluate as usual."""
+    gt, ann_file, samples, _ = lvis_case
+    evaluator = Evaluator(FastLVISMetric(ann_file=ann_file, metric='bbox'))
+    evaluator.dataset_meta = dict(classes=tuple(_class_names(gt)))  # what TestLoop does
+    for start in range(0, len(samples), 4):
+        evaluator.process(data_samples=copy.deepcopy(samples[start:start + 4]))
+    metrics = evaluator.evaluate(len(samples))
+    for name in METRIC_NAMES:
+        assert metrics[f'lvis/bbox_{name}'] == pytest.approx(
+            float(reference['bbox'].get_results()[name]), abs=TOL)
+
+
+@pytest.mark.parametrize('change,error', [
+    (lambda names: names[:3] + [names[7]] + names[4:7] + [names[3]] + names[8:],
+     r"label 3 is 'category_0008' in dataset_meta\['classes'\] but 'category_0004' "
+     r'\(category id 4\) in the annotation file \(20 classes, 20 categories\)'),
+    (lambda names: names[::-1], r"label 0 is 'category_0020' .* but 'category_0001'"),
+    (lambda names: names[:-1],
+     r"label 19 is \(none\) in .* but 'category_0020' \(category id 20\) .*\(19 classes"),
+    (lambda names: names + ['extra'], r"label 20 is 'extra' in .* but \(none\) in the annotation"),
+])
+def test_dataset_classes_in_another_order_are_refused(lvis_case, change, error):
+    gt, ann_file, _, _ = lvis_case
+    evaluator = Evaluator(FastLVISMetric(ann_file=ann_file, metric=['bbox', 'segm']))
+    with pytest.raises(ValueError, match='dataset classes do not match the categories of .*'
+                       'lvis_val.json: ' + error):
+        evaluator.dataset_meta = dict(classes=tuple(change(_class_names(gt))))
+    # Metadata without class names (e.g. set by hand) has nothing to compare.
+    evaluator.dataset_meta = dict(dataset_type='lvis')

@@ -20,7 +20,8 @@ class FastLVISMetric(LVISMetric):
     ``lvis/{bbox,segm}_AR@300``) for ``metric`` ``'bbox'`` and ``'segm'``. Matching runs in
     faster-coco-eval's C++ code with LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`);
     predictions are evaluated in memory instead of through a temporary JSON file. Values are
-    not rounded.
+    not rounded. Class names and order (``dataset_meta['classes']``) must be the annotation
+    file's categories, or the metric refuses the dataset.
 
     Besides the metrics it logs a per-frequency table (and a per-category table when
     ``classwise``) and writes ``{prefix}.{metric}_report.json`` plus per-category and
@@ -77,9 +78,43 @@ class FastLVISMetric(LVISMetric):
                 raise KeyError(f"metric item '{item}' is not supported; allowed: "
                                f"{', '.join(METRIC_NAMES)}")
         self.report = report
+        self.ann_file = ann_file
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             # Same role and LVIS-style accessors (get_cat_ids, ...) as the parent's LVIS API.
             self._lvis_api = load_lvis_annotations(local_path)
+
+    @LVISMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        """Refuse a dataset whose classes are not the annotation file's categories, in order.
+
+        The test and validation loops set this before the first image, so a model trained with
+        another class order stops there instead of silently scoring AP about 0.
+        """
+        if dataset_meta is not None and dataset_meta.get('classes') is not None:
+            self._check_classes(dataset_meta['classes'])
+        self._dataset_meta = dataset_meta
+
+    def _check_classes(self, classes: Sequence[str]) -> None:
+        """Label ``i`` is evaluated as category ``cat_ids[i]``: its name must be ``classes[i]``.
+
+        ``cat_ids`` are in the annotation file's order, which mmdet's LVIS datasets use for
+        labels too; LVIS files list categories by id.
+        """
+        cat_ids = self.cat_ids if self.cat_ids is not None else self._lvis_api.get_cat_ids()
+        names = [self._lvis_api.cats[cat_id].get('name') for cat_id in cat_ids]
+        if list(classes) == names:
+            return
+        pos = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b),
+                   min(len(classes), len(names)))
+        ours = repr(classes[pos]) if pos < len(classes) else '(none)'
+        theirs = (f'{names[pos]!r} (category id {cat_ids[pos]})' if pos < len(names)
+                  else '(none)')
+        raise ValueError(
+            f"dataset classes do not match the categories of {self.ann_file}: label {pos} is "
+            f"{ours} in dataset_meta['classes'] but {theirs} in the annotation file "
+            f'({len(classes)} classes, {len(names)} categories). Labels are evaluated as the '
+            "annotation file's categories in its order (by id); a model trained with another "
+            'class order would be scored against the wrong categories.')
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Evaluate the gathered predictions (called on the main process only)."""
