@@ -18,7 +18,8 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from mmdet_tde.apis import run_alpha_sweep
-from mmdet_tde.utils import allow_trusted_checkpoints, load_tool_config, setup_cpu_distributed
+from mmdet_tde.utils import (allow_trusted_checkpoints, alpha_arg, load_tool_config,
+                             setup_cpu_distributed)
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 
@@ -27,7 +28,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Sweep the TDE alpha from one test pass')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--alphas', type=float, nargs='+', default=[0, 0.5, 1, 1.5, 2, 2.5, 3])
+    parser.add_argument('--alphas', type=alpha_arg, nargs='+', default=[0, 0.5, 1, 1.5, 2, 2.5, 3],
+                        help='finite alphas >= 0 (Eq. 8); 0 is TDE off')
     parser.add_argument('--work-dir', help='where the JSON, the plot and per-alpha reports go')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')

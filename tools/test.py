@@ -11,8 +11,8 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import (allow_trusted_checkpoints, load_tool_config, set_tde_inference,
-                             setup_cpu_distributed)
+from mmdet_tde.utils import (allow_trusted_checkpoints, alpha_arg, load_tool_config,
+                             set_tde_inference, setup_cpu_distributed)
 
 
 def parse_args():
@@ -24,7 +24,7 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='save painted images under work_dir/timestamp/DIR')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--tde-alpha', type=float,
+    parser.add_argument('--tde-alpha', type=alpha_arg,
                         help='alpha of Eq. (8) for every TDE box head (no retraining needed)')
     parser.add_argument('--tde', choices=['on', 'off'],
                         help='switch TDE inference of every TDE box head on or off')

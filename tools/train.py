@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 from mmengine.config import DictAction
+from mmengine.device import get_device
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -29,6 +30,10 @@ def parse_args():
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.amp and get_device() == 'cpu':
+        # mmengine's AmpOptimWrapper would only fail with an assertion after building the model.
+        parser.error('--amp needs a GPU (mixed precision runs on CUDA, NPU or MLU devices) and '
+                     'none was found: train without --amp')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 

@@ -22,6 +22,7 @@ from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
 from mmdet_tde.models import CausalNormPredictor
+from mmdet_tde.models.layers.options import check_option
 
 
 def _bbox_heads(roi_head) -> list:
@@ -36,8 +37,9 @@ def check_sweepable(model) -> None:
         if not isinstance(head.fc_cls, CausalNormPredictor):
             raise ValueError(f'box head {i} ({type(head).__name__}) has no CausalNormPredictor: '
                              'the alpha sweep needs TDE box heads in every stage')
-        if not head.fc_cls.has_head_direction:
-            raise ValueError(f'box head {i} has no trained head direction: TDE is undefined')
+        problem = head.fc_cls.head_direction_problem()
+        if problem is not None:
+            raise ValueError(f'box head {i}: {problem}: TDE is undefined')
         if len(heads) > 1 and not head.reg_class_agnostic:
             raise ValueError(f'box head {i} has class-specific regression: the cascade refinement '
                              'would depend on alpha; use reg_class_agnostic=True')
@@ -126,11 +128,9 @@ class AlphaSweep:
                  alphas: Sequence[float], build_evaluator):
         if not alphas:
             raise ValueError('alphas must not be empty')
-        if any(a < 0 for a in alphas):
-            raise ValueError(f'alphas must be >= 0, got {list(alphas)}')
+        self.alphas = [check_option('alpha', a) for a in alphas]
         check_sweepable(model)
         self.model = model
-        self.alphas = [float(a) for a in alphas]
         if len(evaluator_cfgs) != len(self.alphas):
             raise ValueError('one evaluator config per alpha is needed')
         self.evaluators: List[Evaluator] = []

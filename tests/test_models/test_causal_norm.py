@@ -104,7 +104,7 @@ def test_missing_head_direction_in_state_dict_warns():
 
 
 @pytest.mark.parametrize('kwargs, field', [
-    (dict(in_features=10, num_heads=4), 'in_features'),
+    (dict(in_features=10, num_heads=4), r'in_features \(the classifier input dimension, 10\)'),
     (dict(num_heads=0), 'num_heads'),
     (dict(tau=0.0), 'tau'),
     (dict(tau=-1.0), 'tau'),
@@ -123,7 +123,7 @@ def test_constructor_errors_name_the_argument(kwargs, field):
 
 
 def test_tde_rejects_negative_alpha():
-    with pytest.raises(ValueError, match='alpha must be >= 0'):
+    with pytest.raises(ValueError, match='alpha must be a finite number >= 0'):
         make('deconfound', 2).tde(torch.randn(2, 24, dtype=torch.float64), alpha=-1)
 
 
@@ -139,10 +139,27 @@ def test_deconfound_conv_is_per_pixel_eq7_plus_bias(norm):
     np.testing.assert_allclose(out, ref.reshape(2, 3, 4, 5).transpose(0, 3, 1, 2), rtol=1e-10)
 
 
-def test_deconfound_conv_errors():
-    with pytest.raises(ValueError, match='kernel_size must be 1'):
-        DeconfoundConv2d(8, 5, 3)
-    with pytest.raises(ValueError, match='in_channels must be a multiple'):
-        DeconfoundConv2d(9, 5, 1, num_heads=2)
-    with pytest.raises(ValueError, match='norm must be one of'):
-        DeconfoundConv2d(8, 5, 1, norm='x')
+@pytest.mark.parametrize('args, kwargs, message', [
+    ((8, 5, 3), {}, 'kernel_size must be 1'),
+    ((9, 5, 1), dict(num_heads=2), 'in_channels must be a multiple'),
+    ((8, 5, 1), dict(norm='x'), 'norm must be one of'),
+    ((8, 5, 1, 2), {}, 'stride must be 1'),
+    ((8, 5), dict(padding=1), 'padding must be 0'),
+    ((8, 5), dict(dilation=2), 'dilation must be 1'),
+    ((8, 5), dict(groups=2), 'groups must be 1'),
+    ((8, 5), dict(num_heads=0), 'num_heads must be a positive integer'),
+    ((8, 5), dict(num_heads=2.0), 'num_heads must be a positive integer'),
+    ((0, 5), {}, 'in_channels must be a positive integer'),
+    ((8, 5), dict(tau=float('inf')), 'tau must be a finite number > 0'),
+    ((8, 5), dict(tau=0.0), 'tau must be a finite number > 0'),
+    ((8, 5), dict(gamma=float('nan')), 'gamma must be a finite number >= 0'),
+])
+def test_deconfound_conv_validates_its_arguments(args, kwargs, message):
+    with pytest.raises(ValueError, match=f'^{message}'):
+        DeconfoundConv2d(*args, **kwargs)
+
+
+def test_deconfound_conv_accepts_the_plain_1x1_geometry():
+    conv = DeconfoundConv2d(8, 5, 1, stride=1, padding=0, dilation=1, groups=1, bias=False,
+                            num_heads=4, tau=10.0)
+    assert conv.bias is None and conv(torch.randn(1, 8, 3, 3)).shape == (1, 5, 3, 3)

@@ -1,4 +1,7 @@
-"""A real 2-process gloo run: both ranks end with the EMA of the global foreground means."""
+"""A real 2-process gloo run: both ranks end with the EMA of the global foreground means.
+
+They also agree to skip an iteration in which only one of them saw a non-finite feature.
+"""
 import socket
 
 import numpy as np
@@ -6,13 +9,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-C, D, STEPS, MOMENTUM = 4, 8, 4, 0.9
+C, D, STEPS, MOMENTUM = 4, 8, 5, 0.9
+NAN_STEP = 3
 
 
 def rank_batch(rank, step):
     """Features and labels of one rank at one step; label C is background.
 
-    Step 1: rank 1 has no foreground; step 2: no rank has any (the direction must not change).
+    Step 1: rank 1 has no foreground; step 2: no rank has any (the direction must not change);
+    step 3: one foreground feature of rank 1 is NaN (no rank may update).
     """
     g = torch.Generator().manual_seed(100 * step + rank)
     n = 3 + 2 * rank + step
@@ -22,6 +27,8 @@ def rank_batch(rank, step):
     labels[-1] = C
     if (step == 1 and rank == 1) or step == 2:
         labels[:] = C
+    if step == NAN_STEP and rank == 1:
+        x[0, 2] = float('nan')
     return x, labels
 
 
@@ -37,7 +44,7 @@ def worker(rank, world_size, port, out):
         predictor(x)
         predictor.update_head_direction_from_targets(labels)
         history.append(predictor.head_direction.clone())
-    out[rank] = torch.stack(history)
+    out[rank] = (torch.stack(history), predictor.skipped_updates)
     dist.destroy_process_group()
 
 
@@ -52,10 +59,14 @@ def test_two_rank_gloo_directions_are_identical_and_global():
     with mp.Manager() as manager:
         out = manager.dict()
         mp.spawn(worker, args=(world_size, free_port(), out), nprocs=world_size, join=True)
-        histories = [out[r].double().numpy() for r in range(world_size)]
+        histories = [out[r][0].double().numpy() for r in range(world_size)]
+        assert [out[r][1] for r in range(world_size)] == [1, 1]
     np.testing.assert_array_equal(histories[0], histories[1])
     expected = np.zeros(D)
     for step in range(STEPS):
+        if step == NAN_STEP:
+            np.testing.assert_array_equal(histories[0][step], histories[0][step - 1])
+            continue
         feats = []
         for rank in range(world_size):
             x, labels = rank_batch(rank, step)

@@ -193,7 +193,7 @@ def test_set_tde_inference_on_shipped_config(repo_root):
         assert head.cls_predictor_cfg.alpha == 2.5
         assert head.cls_predictor_cfg.background_exempted is False
         assert head.cls_predictor_cfg.use_tde is True
-    with pytest.raises(ValueError, match='alpha must be >= 0'):
+    with pytest.raises(ValueError, match='alpha must be a finite number >= 0'):
         set_tde_inference(cfg, alpha=-1)
     baseline = Config.fromfile(str(repo_root / 'configs/lvis/cascade_baseline_r101.py'))
     with pytest.raises(ValueError, match='no TDE box head'):

@@ -6,12 +6,15 @@ mmdet, so the layer can be used in any classifier.
 """
 import math
 import warnings
+from contextlib import nullcontext
 from typing import Optional
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .options import check_option, check_positive_int
 
 NORMS = ('deconfound', 'cosine', 'capsule')
 
@@ -36,14 +39,29 @@ def norm_factors(x_norm: Tensor, w_norm: Tensor, norm: str, gamma: float):
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
+def _upcast(t: Tensor) -> Tensor:
+    """``t`` in float32 (float64 stays): fp16 norms overflow above 65504, underflow below 6e-5."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
+def autocast_off(t: Tensor):
+    """A region where autocast does not lower the precision of the ops on ``t``'s device again."""
+    if torch.amp.is_autocast_available(t.device.type):
+        return torch.autocast(t.device.type, enabled=False)
+    return nullcontext()
+
+
 def _rescaled_heads(x: Tensor, weight: Tensor, num_heads: int, gamma: float, norm: str):
-    """``x^k / f(||x^k||)`` (..., K, D/K) and ``w_i^k / g(||w_i^k||)`` (C, K, D/K)."""
-    xk = _split_heads(x, num_heads)
-    wk = _split_heads(weight, num_heads)
+    """``x^k / f(||x^k||)`` (..., K, D/K) and ``w_i^k / g(||w_i^k||)`` (C, K, D/K), in float32+.
+
+    Call it under :func:`autocast_off`: with AMP the matrix products would run in fp16 / bf16.
+    """
+    xk = _split_heads(_upcast(x), num_heads)
+    wk = _split_heads(_upcast(weight), num_heads)
     fx, gw = norm_factors(xk.norm(dim=-1, keepdim=True), wk.norm(dim=-1, keepdim=True), norm,
                           gamma)
     # A zero feature (possible after ReLU) has no direction: clamping keeps its logits 0, not NaN.
-    tiny = torch.finfo(x.dtype).tiny
+    tiny = torch.finfo(xk.dtype).tiny
     return xk / fx.clamp_min(tiny), wk / gw.clamp_min(tiny)
 
 
@@ -51,14 +69,17 @@ def normalized_logits(x: Tensor, weight: Tensor, num_heads: int, tau: float, gam
                       norm: str = 'deconfound') -> Tensor:
     """``z_i = tau/K * sum_k (w_i^k . x^k) / N(x^k, w_i^k)`` (Eq. 7 for ``norm='deconfound'``).
 
+    Computed in float32 (float64 inputs stay float64) whatever the input dtype or autocast.
+
     Args:
         x: features of shape (..., D).
         weight: class weights of shape (C, D).
     Returns:
         logits of shape (..., C).
     """
-    xs, ws = _rescaled_heads(x, weight, num_heads, gamma, norm)
-    return _logits_of_rescaled(xs, ws, tau)
+    with autocast_off(x):
+        xs, ws = _rescaled_heads(x, weight, num_heads, gamma, norm)
+        return _logits_of_rescaled(xs, ws, tau)
 
 
 def _logits_of_rescaled(xs: Tensor, ws: Tensor, tau: float) -> Tensor:
@@ -72,7 +93,13 @@ def background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: 
     ``log final_i = LSE(z_fg) - LSE(z) + TDE_i - LSE(TDE_fg)`` for foreground ``i`` and
     ``log final_bg = z_bg - LSE(z)``: the background keeps the de-confounded probability ``p_bg``
     and the foreground share ``1 - p_bg`` is divided in the proportions of the TDE probabilities.
+    Computed in float32 (float64 stays) whatever the input dtype or autocast.
     """
+    with autocast_off(logits):
+        return _background_exempted_log_probs(_upcast(logits), _upcast(tde_logits), bg_index)
+
+
+def _background_exempted_log_probs(logits: Tensor, tde_logits: Tensor, bg_index: int) -> Tensor:
     num_cols = logits.shape[-1]
     bg = bg_index % num_cols
     fg = torch.ones(num_cols, dtype=torch.bool, device=logits.device)
@@ -116,31 +143,24 @@ class CausalNormClassifier(nn.Module):
                  gamma: float = 1 / 32, alpha: float = 1.5, momentum: float = 0.9,
                  norm: str = 'deconfound'):
         super().__init__()
-        if not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f'num_heads must be a positive integer, got {num_heads!r}')
-        if in_features <= 0 or in_features % num_heads != 0:
-            raise ValueError(f'in_features must be a positive multiple of num_heads={num_heads}, '
-                             f'got in_features={in_features}')
-        if num_classes < 1:
-            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
-        if not tau > 0:
-            raise ValueError(f'tau must be > 0, got {tau}')
-        if not gamma >= 0:
-            raise ValueError(f'gamma must be >= 0, got {gamma}')
-        if not alpha >= 0:
-            raise ValueError(f'alpha must be >= 0, got {alpha}')
-        if not 0 <= momentum < 1:
-            raise ValueError(f'momentum must be in [0, 1), got {momentum}')
+        check_positive_int('num_heads', num_heads)
+        check_positive_int('in_features', in_features)
+        if in_features % num_heads != 0:
+            raise ValueError(f'in_features (the classifier input dimension, {in_features}) must be '
+                             f'a multiple of num_heads={num_heads}')
+        check_positive_int('num_classes', num_classes)
         if norm not in NORMS:
             raise ValueError(f'norm must be one of {NORMS}, got {norm!r}')
         self.in_features = in_features
         self.num_classes = num_classes
         self.num_heads = num_heads
-        self.tau = float(tau)
-        self.gamma = float(gamma)
-        self.alpha = float(alpha)
-        self.momentum = float(momentum)
+        self.tau = check_option('tau', tau)
+        self.gamma = check_option('gamma', gamma)
+        self.alpha = check_option('alpha', alpha)
+        self.momentum = check_option('momentum', momentum)
         self.norm = norm
+        # Iterations skipped for non-finite foreground features (on some rank) or direction.
+        self.skipped_updates = 0
         self.weight = nn.Parameter(torch.empty(num_classes, in_features))
         # The unnormalised moving average x_bar of Assumption 1; saved in checkpoints.
         self.register_buffer('head_direction', torch.zeros(in_features))
@@ -162,39 +182,68 @@ class CausalNormClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.deconfounded_logits(x)
 
+    def _direction_heads(self) -> Tensor:
+        """``x_bar`` per head in float64: its norm cannot overflow, whatever the buffer's dtype."""
+        return _split_heads(self.head_direction.double(), self.num_heads)
+
+    def head_direction_problem(self) -> Optional[str]:
+        """Why TDE is impossible with the current ``head_direction``; None when it is possible."""
+        d = self._direction_heads()
+        if not torch.isfinite(d).all():
+            return 'head_direction is not finite (NaN or inf)'
+        if (d.norm(dim=-1) == 0).any():
+            return 'head_direction is zero (never trained or not in the checkpoint)'
+        return None
+
     @property
     def has_head_direction(self) -> bool:
-        """Whether every head's direction is defined (non-zero), i.e. TDE is possible."""
-        return bool((_split_heads(self.head_direction, self.num_heads).norm(dim=-1) > 0).all())
+        """Whether every head's direction is defined (finite, non-zero), i.e. TDE is possible."""
+        return self.head_direction_problem() is None
 
     @torch.no_grad()
-    def update_head_direction(self, x_fg: Tensor) -> None:
+    def update_head_direction(self, x_fg: Tensor) -> bool:
         """``x_bar <- momentum * x_bar + mean(x_fg)`` over the foreground features of all ranks.
 
-        Sum and count are all-reduced when ``torch.distributed`` is initialised, so every rank ends
-        with the same direction. An iteration without foreground features anywhere changes nothing.
+        Sum, count and a "not finite" flag are all-reduced together when ``torch.distributed`` is
+        initialised, so every rank makes the same decision and ends with the same direction. An
+        iteration without foreground features anywhere changes nothing. One whose features (or
+        resulting direction) are not finite on any rank is skipped, since a single NaN would stay
+        in the moving average for good; it is counted in ``skipped_updates``.
+
+        Returns:
+            False when the iteration was skipped for non-finite values, else True.
         """
         x_fg = x_fg.detach().reshape(-1, self.in_features)
-        stats = torch.cat([x_fg.sum(dim=0, dtype=torch.float64),
-                           x_fg.new_tensor([x_fg.shape[0]], dtype=torch.float64)])
+        local_sum = x_fg.sum(dim=0, dtype=torch.float64)
+        not_finite = ~torch.isfinite(local_sum).all()
+        stats = torch.cat([torch.where(not_finite, 0.0, local_sum),
+                           local_sum.new_tensor([x_fg.shape[0]]), not_finite.double()[None]])
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             dist.all_reduce(stats)
-        count = stats[-1]
-        if count == 0:
-            return
-        mean = (stats[:-1] / count).to(self.head_direction.dtype)
-        self.head_direction.mul_(self.momentum).add_(mean)
+        count, ranks_not_finite = stats[-2], stats[-1]
+        if ranks_not_finite == 0 and count == 0:
+            return True
+        if ranks_not_finite == 0:
+            updated = (self.head_direction.double() * self.momentum + stats[:-2] / count)
+            updated = updated.to(self.head_direction.dtype)
+            if torch.isfinite(updated).all():
+                self.head_direction.copy_(updated)
+                return True
+        self.skipped_updates += 1
+        return False
 
     def head_direction_unit(self) -> Tensor:
-        """``d_hat^k = x_bar^k / ||x_bar^k||`` per head, shape (K, D/K)."""
-        d = _split_heads(self.head_direction, self.num_heads)
-        return d / d.norm(dim=-1, keepdim=True)
+        """``d_hat^k = x_bar^k / ||x_bar^k||`` per head, shape (K, D/K), in float32 or float64."""
+        d = self._direction_heads()
+        unit = d / d.norm(dim=-1, keepdim=True)
+        return unit.to(torch.promote_types(self.head_direction.dtype, torch.float32))
 
     def head_direction_cosine(self, x: Tensor) -> Tensor:
         """``cos(x^k, d_hat^k)`` per sample and head, (N, K): the size of the removed effect."""
-        xk = _split_heads(x, self.num_heads)
-        cos = (xk * self.head_direction_unit().to(x.dtype)).sum(dim=-1)
-        return cos / xk.norm(dim=-1).clamp_min(torch.finfo(x.dtype).tiny)
+        with autocast_off(x):
+            xk = _split_heads(_upcast(x), self.num_heads)
+            cos = (xk * self.head_direction_unit().to(xk.dtype)).sum(dim=-1)
+            return cos / xk.norm(dim=-1).clamp_min(torch.finfo(xk.dtype).tiny)
 
     def counterfactual_logits(self, x: Tensor) -> Tensor:
         """Logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
@@ -209,17 +258,19 @@ class CausalNormClassifier(nn.Module):
         """``(deconfounded_logits(x), counterfactual_logits(x))`` from one normalisation of x and w.
 
         Both TDE terms share the rescaled features and weights; a caller that tries several alphas
-        computes them once and combines them per alpha (Eq. 8 is linear in alpha).
+        computes them once and combines them per alpha (Eq. 8 is linear in alpha). Computed in
+        float32 (float64 stays) whatever the input dtype or autocast.
         """
-        if not self.has_head_direction:
-            raise RuntimeError('head_direction is zero (never trained or not in the checkpoint): '
-                               'TDE is undefined; run inference without TDE')
-        d_hat = self.head_direction_unit().to(x.dtype)                  # (K, Dk)
-        xs, ws = _rescaled_heads(x, self.weight, self.num_heads, self.gamma, self.norm)
-        x_along_d = (xs * d_hat).sum(dim=-1)                             # (N, K)
-        w_along_d = (ws * d_hat).sum(dim=-1)                             # (C, K)
-        counterfactual = (self.tau / self.num_heads) * F.linear(x_along_d, w_along_d)
-        return _logits_of_rescaled(xs, ws, self.tau), counterfactual
+        problem = self.head_direction_problem()
+        if problem is not None:
+            raise RuntimeError(f'{problem}: TDE is undefined; run inference without TDE')
+        with autocast_off(x):
+            xs, ws = _rescaled_heads(x, self.weight, self.num_heads, self.gamma, self.norm)
+            d_hat = self.head_direction_unit().to(xs.dtype)              # (K, Dk)
+            x_along_d = (xs * d_hat).sum(dim=-1)                         # (N, K)
+            w_along_d = (ws * d_hat).sum(dim=-1)                         # (C, K)
+            counterfactual = (self.tau / self.num_heads) * F.linear(x_along_d, w_along_d)
+            return _logits_of_rescaled(xs, ws, self.tau), counterfactual
 
     def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
         """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
@@ -228,16 +279,17 @@ class CausalNormClassifier(nn.Module):
         return logits - alpha * counterfactual
 
     def resolve_alpha(self, alpha: Optional[float]) -> float:
-        """``alpha``, or the configured one when None; negative values are refused."""
-        alpha = self.alpha if alpha is None else alpha
-        if alpha < 0:
-            raise ValueError(f'alpha must be >= 0, got {alpha}')
-        return alpha
+        """``alpha``, or the configured one when None; negative or non-finite values are refused."""
+        return check_option('alpha', self.alpha if alpha is None else alpha)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        if prefix + 'head_direction' not in state_dict:
-            warnings.warn(f'checkpoint has no "{prefix}head_direction" (e.g. a stock linear head): '
+        key = prefix + 'head_direction'
+        if key not in state_dict:
+            warnings.warn(f'checkpoint has no "{key}" (e.g. a stock linear head): '
                           'the head direction stays zero and inference runs without TDE')
+        elif not torch.isfinite(state_dict[key]).all():
+            raise ValueError(f'checkpoint entry "{key}" is not finite (NaN or inf): TDE with it '
+                             'would give NaN or all-zero scores; the checkpoint is refused')
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)

@@ -1,12 +1,17 @@
 """``fc_cls`` of the TDE box heads: the causal-norm classifier with detection inference modes."""
+import logging
 from typing import Optional, Tuple
 
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from torch import Tensor
 
 from mmdet.registry import MODELS
 
 from mmdet_tde.models.layers import CausalNormClassifier, background_exempted_log_probs
+from mmdet_tde.models.layers.options import check_option
+
+# Training-log scalar: head-direction updates skipped for non-finite features, all stages.
+SKIPPED_UPDATES_KEY = 'train/tde_skipped_direction_updates'
 
 
 @MODELS.register_module()
@@ -29,8 +34,8 @@ class CausalNormPredictor(CausalNormClassifier):
     def __init__(self, in_features: int, out_features: int, use_tde: bool = True,
                  background_exempted: bool = True, **kwargs):
         super().__init__(in_features, out_features, **kwargs)
-        self.use_tde = use_tde
-        self.background_exempted = background_exempted
+        self.use_tde = check_option('use_tde', use_tde)
+        self.background_exempted = check_option('background_exempted', background_exempted)
         self._train_features: Optional[Tensor] = None
         self._warned_no_direction = False
 
@@ -39,10 +44,10 @@ class CausalNormPredictor(CausalNormClassifier):
                 f'background_exempted={self.background_exempted}')
 
     def forward(self, x: Tensor) -> Tensor:
+        # Kept for update_head_direction_from_targets(): mmdet's RoI heads pass the box head's
+        # loss the targets but not the classification features. Eval forwards keep none.
+        self._train_features = x.detach() if self.training else None
         if self.training:
-            # Kept for update_head_direction_from_targets(): mmdet's RoI heads pass the box head's
-            # loss the targets but not the classification features.
-            self._train_features = x.detach()
             return self.deconfounded_logits(x)
         return self.inference_scores(x)
 
@@ -57,11 +62,11 @@ class CausalNormPredictor(CausalNormClassifier):
         """
         if not self.use_tde:
             return self.deconfounded_logits(x), None
-        if not self.has_head_direction:
+        problem = self.head_direction_problem()
+        if problem is not None:
             if not self._warned_no_direction:
-                print_log('CausalNormPredictor: head_direction is zero (untrained or missing from '
-                          'the checkpoint); inference runs without TDE', logger='current',
-                          level=30)
+                print_log(f'CausalNormPredictor: {problem}; inference runs without TDE',
+                          logger='current', level=logging.WARNING)
                 self._warned_no_direction = True
             return self.deconfounded_logits(x), None
         return self.logits_and_counterfactual(x)
@@ -90,4 +95,16 @@ class CausalNormPredictor(CausalNormClassifier):
             raise ValueError(f'labels has {labels.shape[0]} entries but the last forward saw '
                              f'{features.shape[0]} RoIs')
         foreground = (labels >= 0) & (labels < self.num_classes - 1)
-        self.update_head_direction(features[foreground])
+        if not self.update_head_direction(features[foreground]):
+            self._log_skipped_update()
+
+    def _log_skipped_update(self) -> None:
+        """Warn, and count the skip in the training log (every rank skips the same iteration)."""
+        print_log('CausalNormPredictor: non-finite foreground features on at least one rank (or '
+                  'a direction that would overflow its dtype); head-direction update skipped '
+                  f'(this classifier has skipped {self.skipped_updates})', logger='current',
+                  level=logging.WARNING)
+        hub = MessageHub.get_current_instance()
+        total = (hub.log_scalars[SKIPPED_UPDATES_KEY].current()
+                 if SKIPPED_UPDATES_KEY in hub.log_scalars else 0)
+        hub.update_scalar(SKIPPED_UPDATES_KEY, total + 1)

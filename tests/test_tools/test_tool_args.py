@@ -1,0 +1,45 @@
+"""Bad command-line values are usage errors (exit 2 with a message), caught before any work."""
+import importlib.util
+import sys
+
+import pytest
+import torch
+
+
+def _parse(repo_root, tool, argv, monkeypatch):
+    spec = importlib.util.spec_from_file_location(f'tool_{tool}', repo_root / 'tools' / tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, 'argv', [tool] + argv)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # the tools set it when missing
+    return module.parse_args()
+
+
+@pytest.mark.parametrize('tool, argv, message', [
+    ('test.py', ['--tde-alpha', '-1'], 'alpha must be a finite number >= 0, got -1.0'),
+    ('test.py', ['--tde-alpha', 'inf'], 'alpha must be a finite number >= 0, got inf'),
+    ('test.py', ['--tde-alpha', 'x'], "could not convert string to float: 'x'"),
+    ('sweep_alpha.py', ['--alphas', '0', 'nan'], 'alpha must be a finite number >= 0, got nan'),
+    ('sweep_alpha.py', ['--alphas', 'inf'], 'alpha must be a finite number >= 0, got inf'),
+])
+def test_bad_alpha_is_an_argparse_error(repo_root, tool, argv, message, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parse(repo_root, tool, ['config.py', 'ckpt.pth'] + argv, monkeypatch)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_good_alphas_parse(repo_root, monkeypatch):
+    args = _parse(repo_root, 'sweep_alpha.py', ['c.py', 'k.pth', '--alphas', '0', '1.5'],
+                  monkeypatch)
+    assert args.alphas == [0.0, 1.5]
+    assert _parse(repo_root, 'test.py', ['c.py', 'k.pth', '--tde-alpha', '2'],
+                  monkeypatch).tde_alpha == 2.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP is available with a GPU')
+def test_amp_without_gpu_is_an_argparse_error(repo_root, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parse(repo_root, 'train.py', ['config.py', '--amp'], monkeypatch)
+    assert exit_info.value.code == 2
+    assert '--amp needs a GPU' in capsys.readouterr().err
