@@ -1,11 +1,14 @@
-"""Long-tail comparison on mini-LVIS: TDE against what users would pick instead.
+"""Long-tail comparison on mini-LVIS: TDE and dual-phase against what users would pick instead.
 
 The same detector (the mini-LVIS Cascade Mask R-CNN) and schedule, trained once per method and
 seed through tools/dist_train.sh, evaluated with tools/dist_test.sh (de-confound models: one pass
 of tools/dist_sweep_alpha.sh gives alpha 0, the de-confounded softmax, and the TDE alpha).
 
 Rows: the linear baseline; repeat-factor sampling (mmdet's ClassBalancedDataset); mmdet's Seesaw
-loss with and without repeat-factor sampling; de-confound and de-confound-TDE.
+loss with and without repeat-factor sampling; de-confound and de-confound-TDE; dual-phase with the
+linear and with the TDE heads (phase I, tools/dual_phase_prepare.py, phase II); and the controls
+a dual-phase gain must beat: joint training (the baseline) followed by the same phase II,
+dual-phase without the graph loss, and without the exemplar memory.
 
 Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
 commit, times); the table, the paired differences and the plot are rebuilt from all of them, so
@@ -33,13 +36,31 @@ CONFIGS = 'configs/minilvis'
 METRICS = ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf',
            'segm_AP', 'segm_APr', 'segm_APc', 'segm_APf')
 
-# training name -> (config, {table row: alpha of the sweep, or None for a plain test})
+# training name -> its recipe. rows: {table row: alpha of the sweep, or None for a plain test}.
+# A dual-phase training runs phase I (or reuses another training as phase I: the "joint training"
+# control), tools/dual_phase_prepare.py, then phase II.
 TRAININGS = {
-    'baseline': ('cascade_baseline_r18_minilvis.py', {'baseline': None}),
-    'rfs': ('cascade_rfs_r18_minilvis.py', {'rfs': None}),
-    'deconfound': ('cascade_tde_r18_minilvis.py', {'deconfound': 0.0, 'deconfound_tde': 1.5}),
-    'seesaw_rfs': ('cascade_seesaw_rfs_r18_minilvis.py', {'seesaw_rfs': None}),
-    'seesaw': ('cascade_seesaw_r18_minilvis.py', {'seesaw': None}),
+    'baseline': dict(config='cascade_baseline_r18_minilvis.py', rows={'baseline': None}),
+    'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows={'rfs': None}),
+    'deconfound': dict(config='cascade_tde_r18_minilvis.py',
+                       rows={'deconfound': 0.0, 'deconfound_tde': 1.5}),
+    'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py', rows={'seesaw_rfs': None}),
+    'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': None}),
+    'dual_phase': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
+                       phase2='dual_phase/cascade_phase2_r18_minilvis.py',
+                       rows={'dual_phase': None}),
+    'dual_phase_tde': dict(phase1='dual_phase/cascade_tde_phase1_r18_minilvis.py',
+                           phase2='dual_phase/cascade_tde_phase2_r18_minilvis.py',
+                           rows={'dual_phase_deconfound': 0.0, 'dual_phase_tde': 1.5}),
+    'joint_then_phase2': dict(phase1='baseline', phase2='dual_phase/cascade_phase2_r18_minilvis.py',
+                              rows={'joint_then_phase2': None}),
+    'dual_phase_no_graph': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
+                                phase2='dual_phase/cascade_phase2_r18_minilvis.py',
+                                phase2_options={'model.roi_head.graph_loss_weight': 0.0},
+                                rows={'dual_phase_no_graph': None}),
+    'dual_phase_no_memory': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
+                                 phase2='dual_phase/cascade_phase2_r18_minilvis.py',
+                                 empty_memory=True, rows={'dual_phase_no_memory': None}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
@@ -48,7 +69,14 @@ ROW_LABELS = {
     'seesaw_rfs': 'Seesaw loss + repeat-factor sampling',
     'deconfound': 'de-confound (TDE off)',
     'deconfound_tde': 'de-confound-TDE (alpha 1.5)',
+    'dual_phase': 'dual-phase (linear)',
+    'dual_phase_deconfound': 'dual-phase, de-confound heads (TDE off)',
+    'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
+    'joint_then_phase2': 'control: joint training, then the same phase II',
+    'dual_phase_no_graph': 'control: dual-phase without the graph loss',
+    'dual_phase_no_memory': 'control: dual-phase without the memory',
 }
+SPLIT = 'data/minilvis/dual_phase_split.json'
 REFERENCES = ('baseline', 'rfs')
 
 
@@ -76,15 +104,30 @@ def run(cmd, port):
     subprocess.run(cmd, cwd=REPO, check=True, env=env)
 
 
-def run_config(training, seed):
-    """The config of one training: the shipped config with the seed set."""
-    cfg = Config.fromfile(osp.join(REPO, CONFIGS, TRAININGS[training][0]))
+def seeded_config(path, seed):
+    """A shipped config with the seed set."""
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS, path))
     cfg.randomness = dict(seed=seed, deterministic=False)
     return cfg
 
 
-def config_digest(cfg):
-    return hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16]
+def run_configs(training, seed):
+    """The configs a training runs, in order (a dual-phase one: phase I, then phase II)."""
+    recipe = TRAININGS[training]
+    if 'config' in recipe:
+        return [seeded_config(recipe['config'], seed)]
+    phase1 = recipe['phase1']
+    phase1 = run_configs(phase1, seed)[0] if phase1 in TRAININGS else seeded_config(phase1, seed)
+    phase2 = seeded_config(recipe['phase2'], seed)
+    phase2.merge_from_dict(recipe.get('phase2_options', {}))
+    if recipe.get('empty_memory'):
+        phase2.train_dataloader.dataset.memory_file = 'empty'
+    return [phase1, phase2]
+
+
+def config_digest(cfgs):
+    text = '\n'.join(cfg.pretty_text for cfg in cfgs)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def git_commit():
@@ -122,27 +165,67 @@ def evaluate(rows, config, checkpoint, work_dir, args):
     return {row: metrics for row, metrics in zip(rows, sweep['metrics'])}
 
 
+def train(cfg, work_dir, args):
+    """Train ``cfg`` in ``work_dir`` unless a checkpoint is there; its config and checkpoint."""
+    os.makedirs(work_dir, exist_ok=True)
+    config = osp.join(work_dir, 'config.py')
+    cfg.dump(config)
+    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir],
+            args.port)
+    return config, open(osp.join(work_dir, 'last_checkpoint')).read().strip()
+
+
+def phase1_work_dir(training, seed, args):
+    """Dual-phase trainings with the same phase I share its training and memory."""
+    phase1 = TRAININGS[training]['phase1']
+    name = phase1 if phase1 in TRAININGS else 'phase1_' + osp.splitext(osp.basename(phase1))[0]
+    return osp.abspath(osp.join(args.work_dir, f'{name}_seed{seed}'))
+
+
+def train_dual_phase(training, seed, cfgs, work_dir, args):
+    """Phase I (or the training it reuses), the memory, phase II: phase II's config, checkpoint."""
+    recipe = TRAININGS[training]
+    phase1_cfg, phase2_cfg = cfgs
+    phase1_dir = phase1_work_dir(training, seed, args)
+    phase1_config, phase1_checkpoint = train(phase1_cfg, phase1_dir, args)
+    memory_dir = osp.join(phase1_dir, 'dual_phase')
+    if not osp.isfile(osp.join(memory_dir, 'dual_phase_phase2_init.pth')):
+        run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1_config, phase1_checkpoint,
+             str(args.nproc), '--split-file', SPLIT, '--out-dir', memory_dir], args.port)
+    memory = osp.join(memory_dir, 'dual_phase_memory.json')
+    if recipe.get('empty_memory'):
+        with open(memory) as f:
+            prepared = json.load(f)
+        memory = osp.join(work_dir, 'empty_memory.json')
+        os.makedirs(work_dir, exist_ok=True)
+        write_json(memory, dict(prepared, exemplars={}))
+    phase2_cfg.model.update(teacher_config=phase1_config, teacher_checkpoint=phase1_checkpoint)
+    phase2_cfg.train_dataloader.dataset.memory_file = memory
+    phase2_cfg.load_from = osp.join(memory_dir, 'dual_phase_phase2_init.pth')
+    return train(phase2_cfg, work_dir, args)
+
+
 def train_and_evaluate(training, seed, args):
     """Train one (method, seed) unless its run JSON exists; write the run JSON."""
     run_path = osp.join(args.runs_dir, f'{training}_seed{seed}.json')
-    cfg = run_config(training, seed)
-    digest = config_digest(cfg)
+    cfgs = run_configs(training, seed)
+    digest = config_digest(cfgs)
     if osp.isfile(run_path) and json.load(open(run_path))['config_digest'] == digest:
         print(f'[longtail] {training} seed {seed}: finished earlier ({run_path})', flush=True)
         return
     work_dir = osp.abspath(osp.join(args.work_dir, f'{training}_seed{seed}'))
-    os.makedirs(work_dir, exist_ok=True)
-    config = osp.join(work_dir, 'config.py')
-    cfg.dump(config)
     start = time.time()
-    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
-        run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir],
-            args.port)
+    if len(cfgs) == 1:
+        config, checkpoint = train(cfgs[0], work_dir, args)
+    else:
+        config, checkpoint = train_dual_phase(training, seed, cfgs, work_dir, args)
     train_s = time.time() - start
-    checkpoint = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
     start = time.time()
-    results = evaluate(TRAININGS[training][1], config, checkpoint, work_dir, args)
-    record = dict(training=training, seed=seed, config=f'{CONFIGS}/{TRAININGS[training][0]}',
+    recipe = TRAININGS[training]
+    results = evaluate(recipe['rows'], config, checkpoint, work_dir, args)
+    configs = [recipe[k] for k in ('config', 'phase1', 'phase2') if k in recipe]
+    record = dict(training=training, seed=seed, configs=configs,
                   config_digest=digest, commit=git_commit(), nproc=args.nproc,
                   train_seconds=round(train_s), eval_seconds=round(time.time() - start),
                   finished=datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -164,7 +247,7 @@ def load_runs(args):
             if not osp.isfile(path):
                 continue
             record = json.load(open(path))
-            if record['config_digest'] != config_digest(run_config(training, seed)):
+            if record['config_digest'] != config_digest(run_configs(training, seed)):
                 stale.append(osp.basename(path))
                 continue
             for row, metrics in record['results'].items():
@@ -268,6 +351,9 @@ def main():
     os.chdir(REPO)
     if not args.rebuild:
         run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+        if not osp.isfile(SPLIT):
+            run([sys.executable, 'tools/dual_phase_split.py',
+                 'data/minilvis/annotations/minilvis_v1_train.json', '--out', SPLIT], args.port)
         for seed in args.seeds:
             for training in args.trainings:
                 train_and_evaluate(training, seed, args)

@@ -1,0 +1,37 @@
+# Dual-phase training on LVIS v1.0, phase II: all 1203 categories, trained on the images holding
+# an exemplar of the memory or a rare object (other objects ignored, as in phase I), from the
+# phase-I weights, with the frozen phase-I model as teacher (graph-matching loss, weighted by
+# lambda = sqrt(C1 / C2) from the split) and the intra-class margin loss in every box stage.
+# After phase I:
+#   tools/dist_dual_phase_prepare.sh configs/lvis/dual_phase/cascade_phase1_r101.py \
+#       work_dirs/cascade_phase1_r101/epoch_20.pth 8
+#   tools/dist_train.sh configs/lvis/dual_phase/cascade_phase2_r101.py 8
+#   tools/dist_test.sh configs/lvis/dual_phase/cascade_phase2_r101.py \
+#       work_dirs/cascade_phase2_r101/epoch_20.pth 8
+_base_ = './cascade_phase1_r101.py'
+
+phase1_config = 'configs/lvis/dual_phase/cascade_phase1_r101.py'
+phase1_dir = 'work_dirs/cascade_phase1_r101/'
+
+model = dict(
+    type='DualPhaseCascadeRCNN',
+    teacher_config=phase1_config,
+    teacher_checkpoint=phase1_dir + 'epoch_20.pth',
+    roi_head=dict(
+        type='DualPhaseCascadeRoIHead',
+        split_file=_base_.dual_phase_split,
+        graph_loss_weight=None,  # lambda = sqrt(C1 / C2) from the split
+        graph_reduction='mean',  # Eq. 8 sums over the boxes: 'sum' (see docs/dual_phase.md)
+        intra_loss_weight=1.0,
+        margin=0.5,
+        num_negatives=2,
+        # all columns: the phase-II rows start from dual_phase_phase2_init.pth
+        bbox_head=[
+            dict(head, cls_predictor_cfg=dict(type='Linear'))
+            for head in _base_.model.roi_head.bbox_head
+        ]))
+
+train_dataloader = dict(
+    dataset=dict(phase=2, memory_file=phase1_dir + 'dual_phase_memory.json'))
+
+load_from = phase1_dir + 'dual_phase_phase2_init.pth'

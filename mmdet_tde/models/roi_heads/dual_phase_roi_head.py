@@ -1,0 +1,137 @@
+"""RoI heads for phase II of dual-phase training: the box loss plus the paper's two extra terms.
+
+"Asynchronous Modeling: a dual-phase perspective for long-tailed recognition" (ICLR 2021
+submission, OpenReview u846Bqhry_), Eq. 9: phase II adds to the classification loss an
+intra-class margin loss and lambda times a memory-retentive graph-matching loss between the
+frozen phase-I model's features and the new ones. In a detector the "features" are the box
+head's classification features (the input of ``fc_cls``) of the ground-truth boxes, per stage;
+the margin loss is taken on the foreground RoIs the head is trained on.
+"""
+from contextlib import contextmanager
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox2roi
+
+from mmdet_tde.datasets.dual_phase_split import load_split
+from mmdet_tde.models.layers.dual_phase import graph_matching_loss, intra_margin_loss
+
+
+@contextmanager
+def classifier_inputs(bbox_head: nn.Module):
+    """Collect what the box head feeds its classifier (``fc_cls``) while the block runs."""
+    captured: List[Tensor] = []
+    handle = bbox_head.fc_cls.register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
+def box_classifier_features(roi_head: nn.Module, stage: Optional[int], x,
+                            rois: Tensor) -> Tensor:
+    """What the box head of ``stage`` (None: a single-stage RoI head) feeds its classifier for
+    ``rois``, through mmdet's own box forward."""
+    bbox_head = roi_head.bbox_head if stage is None else roi_head.bbox_head[stage]
+    with classifier_inputs(bbox_head) as captured:
+        if stage is None:
+            roi_head._bbox_forward(x, rois)
+        else:
+            roi_head._bbox_forward(stage, x, rois)
+    return captured[-1]
+
+
+def class_cosine_scores(features: Tensor, classifier: nn.Module, num_classes: int) -> Tensor:
+    """Cosine of each feature with each foreground class's weight row (background left out)."""
+    weight = classifier.weight[:num_classes]
+    return F.normalize(features, dim=1) @ F.normalize(weight, dim=1).t()
+
+
+class DualPhaseRoIHeadMixin:
+    """Adds ``loss_graph`` and ``loss_intra`` to each box stage's losses in phase II.
+
+    The detector (:class:`DualPhaseTeacherMixin`) lends the frozen phase-I model's RoI head and
+    image features for the duration of a loss computation (:meth:`teacher_context`).
+
+    Args:
+        split_file: the dual-phase split; its lambda = sqrt(C1 / C2) weighs the graph loss.
+        graph_loss_weight: overrides the split's lambda.
+        graph_reduction: 'mean' over the boxes (default) or 'sum', Eq. 8 literally.
+        intra_loss_weight, margin, num_negatives: the intra-class margin loss.
+    """
+
+    def __init__(self, *args, split_file: str, graph_loss_weight: Optional[float] = None,
+                 graph_reduction: str = 'mean', intra_loss_weight: float = 1.0,
+                 margin: float = 0.5, num_negatives: int = 2, **kwargs):
+        super().__init__(*args, **kwargs)
+        split = load_split(split_file)
+        self.graph_loss_weight = (split['loss_lambda'] if graph_loss_weight is None
+                                  else float(graph_loss_weight))
+        self.graph_reduction = graph_reduction
+        self.intra_loss_weight = float(intra_loss_weight)
+        self.margin = margin
+        self.num_negatives = num_negatives
+        self._teacher: Optional[Tuple[nn.Module, Tuple[Tensor]]] = None
+        self._gt_rois: Optional[Tensor] = None
+
+    @contextmanager
+    def teacher_context(self, teacher_roi_head: nn.Module, teacher_x: Tuple[Tensor]):
+        self._teacher = (teacher_roi_head, teacher_x)
+        try:
+            yield
+        finally:
+            self._teacher = None
+
+    def loss(self, x, rpn_results_list, batch_data_samples):
+        if self._teacher is None:
+            raise RuntimeError(f'{type(self).__name__} trains only inside a dual-phase detector '
+                               '(e.g. DualPhaseCascadeRCNN), which provides the phase-I teacher')
+        self._gt_rois = bbox2roi([s.gt_instances.bboxes for s in batch_data_samples])
+        try:
+            return super().loss(x, rpn_results_list, batch_data_samples)
+        finally:
+            self._gt_rois = None
+
+    def _add_dual_phase_losses(self, stage: Optional[int], x, bbox_results: dict,
+                               roi_features: Tensor) -> dict:
+        bbox_head = self.bbox_head if stage is None else self.bbox_head[stage]
+        labels = bbox_results['bbox_targets'][0]
+        foreground = (labels >= 0) & (labels < bbox_head.num_classes)
+        scores = class_cosine_scores(roi_features[foreground], bbox_head.fc_cls,
+                                     bbox_head.num_classes)
+        losses = bbox_results['loss_bbox']
+        losses['loss_intra'] = self.intra_loss_weight * intra_margin_loss(
+            scores, labels[foreground], self.margin, self.num_negatives)
+        teacher_roi_head, teacher_x = self._teacher
+        z_new = box_classifier_features(self, stage, x, self._gt_rois)
+        with torch.no_grad():
+            z_old = box_classifier_features(teacher_roi_head, stage, teacher_x, self._gt_rois)
+        losses['loss_graph'] = self.graph_loss_weight * graph_matching_loss(
+            z_old, z_new, self.graph_reduction)
+        return bbox_results
+
+
+@MODELS.register_module()
+class DualPhaseCascadeRoIHead(DualPhaseRoIHeadMixin, CascadeRoIHead):
+    """mmdet's ``CascadeRoIHead`` with the phase-II losses in every stage (weighted by the
+    stage's loss weight, as mmdet weighs each stage's box loss)."""
+
+    def bbox_loss(self, stage, x, sampling_results):
+        with classifier_inputs(self.bbox_head[stage]) as captured:
+            bbox_results = super().bbox_loss(stage, x, sampling_results)
+        return self._add_dual_phase_losses(stage, x, bbox_results, captured[-1])
+
+
+@MODELS.register_module()
+class DualPhaseStandardRoIHead(DualPhaseRoIHeadMixin, StandardRoIHead):
+    """mmdet's ``StandardRoIHead`` (Mask R-CNN, Faster R-CNN) with the phase-II losses."""
+
+    def bbox_loss(self, x, sampling_results):
+        with classifier_inputs(self.bbox_head) as captured:
+            bbox_results = super().bbox_loss(x, sampling_results)
+        return self._add_dual_phase_losses(None, x, bbox_results, captured[-1])

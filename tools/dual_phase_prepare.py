@@ -1,0 +1,127 @@
+"""Prepare phase II of dual-phase training from a phase-I checkpoint.
+
+    python tools/dual_phase_prepare.py PHASE1_CONFIG PHASE1_CHECKPOINT [--num-exemplars 10]
+    tools/dist_dual_phase_prepare.sh PHASE1_CONFIG PHASE1_CHECKPOINT 8
+
+Runs the phase-I model over the training images, takes the classification features (the input
+of ``fc_cls``, last box stage) of every ground-truth box of a phase-I category, picks each
+category's exemplars by Eq. 2-5 and writes, beside the checkpoint unless --out-dir says
+otherwise:
+  dual_phase_memory.json       the exemplar memory (annotation ids), for the phase-II dataset
+  dual_phase_phase2_init.pth   the phase-I weights with the phase-II classifier rows
+                               re-initialised, for phase II's ``load_from``
+The memory is the same for any number of processes.
+"""
+import argparse
+import os
+import os.path as osp
+
+import torch
+import torch.distributed as dist
+from mmengine.config import DictAction
+from mmengine.dist import get_dist_info, init_dist
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+
+from mmdet.registry import MODELS
+
+from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, feature_dataset,
+                                              fresh_classifier_state, phase1_annotations,
+                                              phase2_init_state, save_checkpoint_atomic)
+from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels, write_json_atomic
+from mmdet_tde.utils import load_checkpoint_file, load_tool_config, setup_cpu_distributed
+
+MEMORY_FILE = 'dual_phase_memory.json'
+INIT_FILE = 'dual_phase_phase2_init.pth'
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='the phase-I config')
+    parser.add_argument('checkpoint', help='the phase-I checkpoint')
+    parser.add_argument('--split-file', help='the dual-phase split (default: the one in the '
+                        "config's training dataset); lets a model trained on all classes "
+                        '(the "joint training" control) serve as phase I')
+    parser.add_argument('--num-exemplars', type=int, default=10,
+                        help='exemplars per phase-I category (the paper\'s best: 10)')
+    parser.add_argument('--out-dir', help='where the memory and the phase-II initial checkpoint '
+                        'go (default: beside the checkpoint)')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='fully unpickle the checkpoint, which can run code stored in it: '
+                        'only for files you trust')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    args = parser.parse_args()
+    if args.num_exemplars < 1:
+        parser.error(f'--num-exemplars must be >= 1, got {args.num_exemplars}')
+    return args
+
+
+def train_dataset_cfg(cfg, split_file):
+    dataset = cfg.train_dataloader.dataset
+    while dataset.get('type') in ('ClassBalancedDataset', 'RepeatDataset'):
+        dataset = dataset.dataset
+    if split_file is None and 'split_file' not in dataset:
+        raise ValueError(f"{cfg.filename}: train_dataloader.dataset is {dataset.get('type')}, not "
+                         'a dual-phase dataset with a split_file: give a phase-I config or '
+                         '--split-file')
+    return dataset
+
+
+def main():
+    args = parse_args()
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options)
+    if args.launcher != 'none':
+        if torch.cuda.is_available():
+            init_dist(args.launcher)
+        else:
+            setup_cpu_distributed(cfg, args.launcher)
+    rank, world_size = get_dist_info()
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    device = torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() \
+        else torch.device('cpu')
+
+    dataset_cfg = train_dataset_cfg(cfg, args.split_file)
+    split = load_split(args.split_file or dataset_cfg['split_file'])
+    checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu',
+                                      unsafe=args.unsafe_load)
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(state_dict, strict=True)
+    model.to(device).eval()
+
+    ann_file = osp.join(dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
+    per_image = phase1_annotations(ann_file, split)
+    dataset = feature_dataset(dataset_cfg.to_dict(), cfg.test_dataloader.dataset.pipeline)
+    indices = range(rank, len(dataset), world_size)
+    progress = ProgressBar(len(indices)) if rank == 0 else None
+    records = collect_features(model, dataset, per_image, indices, progress)
+    if world_size > 1:
+        gathered = [None] * world_size if rank == 0 else None
+        dist.gather_object(records, gathered, dst=0)
+        if rank == 0:
+            records = [r for part in gathered for r in part]
+    if rank != 0:
+        return
+
+    out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
+    os.makedirs(out_dir, exist_ok=True)
+    memory = build_memory(records, args.num_exemplars, split)
+    memory['phase1_checkpoint'] = osp.basename(args.checkpoint)
+    write_json_atomic(memory, osp.join(out_dir, MEMORY_FILE))
+
+    fresh = fresh_classifier_state(cfg.model.to_dict())
+    init = dict(meta=dict(dual_phase=dict(split_digest=split['digest'],
+                                          phase1_checkpoint=osp.basename(args.checkpoint))),
+                state_dict=phase2_init_state(state_dict, fresh, phase2_labels(split)))
+    save_checkpoint_atomic(init, osp.join(out_dir, INIT_FILE))
+    picked = sum(len(v) for v in memory['exemplars'].values())
+    print(f'\n[dual-phase prepare] {len(records)} phase-I boxes, {picked} exemplars over '
+          f"{len(memory['exemplars'])} categories -> {osp.join(out_dir, MEMORY_FILE)}, "
+          f'{osp.join(out_dir, INIT_FILE)}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

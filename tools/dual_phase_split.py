@@ -1,0 +1,48 @@
+"""Split an LVIS training set's categories for dual-phase training.
+
+    python tools/dual_phase_split.py data/lvis_v1/annotations/lvis_v1_train.json \\
+        --out data/lvis_v1/dual_phase_split.json [--min-images 20]
+
+Phase I = frequent + common categories, phase II = rare ones (default); ``--min-images N`` puts
+in phase II the categories in fewer than N training images (the paper's rule with N = 20).
+"""
+import argparse
+import json
+import os
+import sys
+
+from mmdet_tde.datasets.dual_phase_split import make_split, write_json_atomic
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('annotations', help='LVIS-format training annotation file')
+    parser.add_argument('--out', required=True, help='split file to write (JSON)')
+    parser.add_argument('--min-images', type=int,
+                        help='phase II = categories in fewer than this many training images '
+                        '(default: the LVIS rare group)')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if not os.path.isfile(args.annotations):
+        sys.exit(f'annotation file not found: {args.annotations}')
+    with open(args.annotations) as f:
+        categories = json.load(f).get('categories')
+    if not isinstance(categories, list):
+        sys.exit(f"{args.annotations}: no 'categories' list: not an LVIS annotation file")
+    try:
+        split = make_split(categories, args.min_images, os.path.basename(args.annotations))
+    except ValueError as error:
+        sys.exit(f'{args.annotations}: {error}')
+    write_json_atomic(split, args.out)
+    print(f"[dual-phase split] {split['rule']}: phase I {len(split['phase1_category_ids'])} "
+          f"categories, phase II {len(split['phase2_category_ids'])}, "
+          f"lambda = sqrt(C1 / C2) = {split['loss_lambda']:.3f}, digest {split['digest']} "
+          f'-> {args.out}')
+
+
+if __name__ == '__main__':
+    main()
