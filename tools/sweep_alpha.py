@@ -18,8 +18,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from mmdet_tde.apis import run_alpha_sweep
-from mmdet_tde.utils import (allow_trusted_checkpoints, alpha_arg, load_tool_config,
-                             setup_cpu_distributed)
+from mmdet_tde.utils import alpha_arg, checkpoint_loading, load_tool_config, setup_cpu_distributed
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 
@@ -31,6 +30,9 @@ def parse_args():
     parser.add_argument('--alphas', type=alpha_arg, nargs='+', default=[0, 0.5, 1, 1.5, 2, 2.5, 3],
                         help='finite alphas >= 0 (Eq. 8); 0 is TDE off')
     parser.add_argument('--work-dir', help='where the JSON, the plot and per-alpha reports go')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='fully unpickle the checkpoint, which can run code stored in it: '
+                        'only for files you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -77,13 +79,13 @@ def plot(result: dict, iou_types, path: str) -> None:
 
 def main():
     args = parse_args()
-    allow_trusted_checkpoints()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    runner.load_checkpoint(args.checkpoint, map_location='cpu')
+    with checkpoint_loading(unsafe=args.unsafe_load):
+        runner.load_checkpoint(args.checkpoint, map_location='cpu')
     result = run_alpha_sweep(runner, args.alphas)
     if not is_main_process():
         return

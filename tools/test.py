@@ -11,8 +11,8 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import (allow_trusted_checkpoints, alpha_arg, load_tool_config,
-                             set_tde_inference, setup_cpu_distributed)
+from mmdet_tde.utils import (alpha_arg, checkpoint_loading, load_tool_config, set_tde_inference,
+                             setup_cpu_distributed)
 
 
 def parse_args():
@@ -30,6 +30,9 @@ def parse_args():
                         help='switch TDE inference of every TDE box head on or off')
     parser.add_argument('--background-exempted', choices=['on', 'off'],
                         help='switch background-exempted inference (Eq. 9) on or off')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='fully unpickle the checkpoint, which can run code stored in it: '
+                        'only for files you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -47,7 +50,6 @@ def on_off(value):
 def main():
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
-    allow_trusted_checkpoints()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
@@ -65,7 +67,8 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
-    runner.test()
+    with checkpoint_loading(unsafe=args.unsafe_load):
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import allow_trusted_checkpoints, load_tool_config, setup_cpu_distributed
+from mmdet_tde.utils import checkpoint_loading, load_tool_config, setup_cpu_distributed
 
 
 def parse_args():
@@ -23,6 +23,9 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or from the latest one in the work '
                         'dir when no path is given')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='fully unpickle the checkpoints loaded (resume, load_from), which '
+                        'can run code stored in them: only for files you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (e.g. '
                         'train_cfg.max_epochs=1 or key="[a,b]" for lists)')
@@ -41,7 +44,6 @@ def parse_args():
 def main():
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
-    allow_trusted_checkpoints()
 
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
 
@@ -61,7 +63,8 @@ def main():
 
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    with checkpoint_loading(unsafe=args.unsafe_load):
+        runner.train()
 
 
 if __name__ == '__main__':

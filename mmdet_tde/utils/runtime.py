@@ -9,18 +9,6 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 
-def allow_trusted_checkpoints() -> None:
-    """Let mmengine load its own checkpoints under torch >= 2.6.
-
-    torch now unpickles with ``weights_only=True`` by default, which rejects the message hub and
-    other Python objects mmengine 0.10 stores, breaking ``--resume`` and test-from-checkpoint.
-    Checkpoints given to the tools are the user's own files, so full unpickling is restored for
-    this process only (an explicit ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` still wins).
-    """
-    if not os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD'):
-        os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-
-
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """Run a distributed job on CPU processes with gloo when no GPU is present.
 
