@@ -25,6 +25,15 @@ def test_all_variants_are_shipped():
     for kind in ('baseline', 'deconfound', 'tde'):
         for variant in ('r101', 'r101_lvis-v0.5', 'x101', 'x101_lvis-v0.5'):
             assert f'cascade_{kind}_{variant}.py' in names
+    for kind in ('baseline', 'tde'):
+        assert f'htc_{kind}_r101.py' in names
+        for depth in ('r50', 'r101'):
+            assert f'mask-rcnn_{kind}_{depth}.py' in names
+
+
+def bbox_heads(cfg):
+    heads = cfg.model.roi_head.bbox_head
+    return heads if isinstance(heads, list) else [heads]
 
 
 @pytest.mark.parametrize('path', LVIS_CONFIGS, ids=lambda p: p.stem)
@@ -41,20 +50,25 @@ def test_paper_settings(path):
     assert len(resize) == 1 and tuple(resize[0].scale) == (1333, 800)
     assert cfg.train_dataloader.batch_size == 2 and cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.optim_wrapper.optimizer.lr == 0.02 and cfg.optim_wrapper.optimizer.momentum == 0.9
-    assert cfg.train_cfg.max_epochs == 20
+    assert cfg.train_cfg.max_epochs == 20 and cfg.train_cfg.val_interval == 20
     multistep = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR'][0]
     assert multistep.milestones == [16, 19] and multistep.gamma == 0.1
     assert cfg.model.test_cfg.rcnn.max_per_img == 300
-    assert cfg.model.roi_head.mask_head.num_classes == num_classes
+    detector = path.stem.split('_')[0]
+    mask_heads = cfg.model.roi_head.mask_head
+    mask_heads = mask_heads if isinstance(mask_heads, list) else [mask_heads]
+    assert all(m.num_classes == num_classes for m in mask_heads)
     backbone = cfg.model.backbone
-    assert backbone.depth == 101
+    assert backbone.depth == (50 if 'r50' in path.stem else 101)
     assert backbone.type == ('ResNeXt' if 'x101' in path.stem else 'ResNet')
     if backbone.type == 'ResNeXt':
         assert (backbone.groups, backbone.base_width) == (64, 4)
-    heads = cfg.model.roi_head.bbox_head
-    assert len(heads) == 3
+    heads = bbox_heads(cfg)
+    assert len(heads) == (1 if detector == 'mask-rcnn' else 3)
     for head in heads:
-        assert head.num_classes == num_classes and head.reg_class_agnostic
+        # mmdet's defaults: class-agnostic regression in the cascades, per class in Mask R-CNN
+        assert head.num_classes == num_classes
+        assert head.reg_class_agnostic == (detector != 'mask-rcnn')
         if 'baseline' in path.stem:
             assert head.type == 'Shared2FCBBoxHead' and 'cls_predictor_cfg' not in head
         else:
@@ -64,10 +78,51 @@ def test_paper_settings(path):
             assert predictor.use_tde == ('tde' in path.stem)
 
 
+class FakeRunner:
+    """What mmengine's EpochBasedTrainLoop.run() uses of a runner; records the validations."""
+
+    def __init__(self):
+        self.validations = []
+        self.val_loop = self
+        self.model = self.loop = None
+
+    def call_hook(self, *args, **kwargs):
+        pass
+
+    def run(self):  # the val loop's
+        self.validations.append(self.loop.epoch)
+
+
+class FakeLoader(list):
+    dataset = None
+
+
+def test_lvis_validates_only_after_training():
+    """A pass over LVIS val is long: one, after the last epoch, also with a shortened schedule.
+
+    Every LVIS config has this schedule (val_interval == max_epochs, test_paper_settings)."""
+    from mmengine.runner import EpochBasedTrainLoop
+    train_cfg = load(REPO / 'configs/lvis/cascade_tde_r101.py').train_cfg
+    args = {k: v for k, v in train_cfg.items() if k not in ('type', '_scope_')}
+    for max_epochs in (train_cfg.max_epochs, 12):
+        runner = FakeRunner()
+        loop = EpochBasedTrainLoop(runner, FakeLoader([0]), **dict(args, max_epochs=max_epochs))
+        loop.run_epoch = lambda loop=loop: setattr(loop, '_epoch', loop.epoch + 1)
+        runner.loop = loop
+        loop.run()
+        assert runner.validations == [max_epochs]
+
+
 def shrink(cfg):
-    """Smaller backbone of the same family, no pretrained weights, fewer proposals."""
+    """Smaller backbone of the same family, no pretrained weights, fewer proposals and RoIs.
+
+    With LVIS's 1203 classes the mask heads' logits dominate: fewer RoIs keep the test quick."""
     cfg.model.train_cfg.rpn_proposal.max_per_img = 200
+    rcnn = cfg.model.train_cfg.rcnn
+    for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
+        stage.sampler.num = 64
     cfg.model.test_cfg.rpn.max_per_img = 40
+    cfg.model.test_cfg.rcnn.max_per_img = 50
     backbone = cfg.model.backbone
     backbone.init_cfg = None
     if backbone.type == 'ResNeXt':
@@ -78,7 +133,39 @@ def shrink(cfg):
     return cfg
 
 
-@pytest.mark.parametrize('name', ['cascade_tde_r101', 'cascade_tde_x101_lvis-v0.5'])
+def test_htc_is_mmdets_htc_without_semantic():
+    """Only the backbone depth, the classes and LVIS's test settings differ from mmdet's HTC."""
+    from mmengine.hub import get_config
+    expected = get_config('mmdet::htc/htc-without-semantic_r50_fpn_1x_coco.py').model
+    expected.backbone.update(
+        depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101'))
+    for head in expected.roi_head.bbox_head + expected.roi_head.mask_head:
+        head.num_classes = 1203
+    expected.test_cfg.rcnn.update(score_thr=0.0001, max_per_img=300)
+    # From the Cascade Mask R-CNN base: MaxIoUAssigner's default written out, and ground-truth
+    # masks padded to the batch shape (their crops, the mask targets, are the same).
+    for stage in [expected.train_cfg.rpn] + expected.train_cfg.rcnn:
+        stage.assigner.match_low_quality = True
+    expected.data_preprocessor.pad_mask = True
+    model = load(REPO / 'configs/lvis/htc_baseline_r101.py').model.to_dict()
+    model.pop('_scope_')
+    assert model == expected.to_dict()
+
+
+def record_tde_use(predictor, calls):
+    """Appends, per inference call of the classifier, whether it removed a head direction."""
+    inference_terms = predictor.inference_terms
+
+    def wrapped(x):
+        logits, counterfactual = inference_terms(x)
+        calls.append(counterfactual is not None)
+        return logits, counterfactual
+
+    predictor.inference_terms = wrapped
+
+
+@pytest.mark.parametrize('name', ['cascade_tde_r101', 'cascade_tde_x101_lvis-v0.5', 'htc_tde_r101',
+                                  'mask-rcnn_tde_r50', 'mask-rcnn_tde_r101'])
 def test_shipped_config_trains_and_predicts(name):
     import sys
     sys.path.insert(0, str(REPO / "tests/test_models"))
@@ -87,25 +174,32 @@ def test_shipped_config_trains_and_predicts(name):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
+    heads = model.roi_head.bbox_head
+    heads = list(heads) if isinstance(heads, torch.nn.ModuleList) else [heads]
+    assert len(heads) == len(bbox_heads(cfg))
     is_tde = 'tde' in name
-    assert all(isinstance(h.fc_cls, CausalNormPredictor) == is_tde
-               for h in model.roi_head.bbox_head)
-    num_classes = cfg.model.roi_head.mask_head.num_classes
+    assert all(isinstance(h.fc_cls, CausalNormPredictor) == is_tde for h in heads)
+    num_classes = bbox_heads(cfg)[0].num_classes
     labels = ((0, num_classes - 1, 7), (3, ))
     model.train()
     data = model.data_preprocessor(make_batch(size=64, labels=labels), True)
     loss, log_vars = model.parse_losses(model.loss(data['inputs'], data['data_samples']))
     loss.backward()
     assert np.isfinite(float(loss))
+    tde_calls = []
     if is_tde:
-        assert all(h.fc_cls.has_head_direction for h in model.roi_head.bbox_head)
+        assert all(h.fc_cls.has_head_direction for h in heads)
+        for head in heads:
+            record_tde_use(head.fc_cls, tde_calls)
     model.eval()
     with torch.no_grad():
         data = model.data_preprocessor(make_batch(size=64, labels=labels, seed=1), False)
         results = model.predict(data['inputs'], data['data_samples'])
+    # every stage scored its RoIs with TDE, once
+    assert tde_calls == [True] * len(heads) * is_tde
     for result in results:
         pred = result.pred_instances
-        assert len(pred) <= 300 and pred.bboxes.shape[1] == 4
+        assert len(pred) <= 50 and pred.bboxes.shape[1] == 4
         assert torch.isfinite(pred.scores).all() and (pred.scores <= 1).all()
         assert ((pred.labels >= 0) & (pred.labels < num_classes)).all()
         assert pred.masks.shape[1:] == (64, 64)

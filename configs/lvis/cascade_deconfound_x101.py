@@ -1,8 +1,5 @@
-# De-confound without TDE (paper Table 4): trained exactly as cascade_tde_x101.py; only inference
-# differs (plain softmax over the de-confounded logits). A TDE checkpoint can be tested with it.
-_base_ = './cascade_tde_x101.py'
-model = dict(
-    roi_head=dict(bbox_head=[
-        dict(head, cls_predictor_cfg=dict(head.cls_predictor_cfg, use_tde=False))
-        for head in _base_.model.roi_head.bbox_head
-    ]))
+# De-confound without TDE, Cascade Mask R-CNN X101-64x4d-FPN, LVIS v1.0: cascade_deconfound_r101.py
+# with the ResNeXt backbone. Trained exactly as cascade_tde_x101.py; a TDE checkpoint can be tested
+# with it.
+_base_ = ['./cascade_deconfound_r101.py', '../_base_/models/resnext101_64x4d.py']
+model = dict(backbone=_base_.x101_backbone)

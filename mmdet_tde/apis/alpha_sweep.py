@@ -21,6 +21,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.structures import InstanceData
 from mmengine.utils import ProgressBar
 
+from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
+
 from mmdet_tde.models import CausalNormPredictor
 from mmdet_tde.models.layers.options import check_option
 
@@ -43,6 +45,14 @@ def check_sweepable(model) -> None:
         if len(heads) > 1 and not head.reg_class_agnostic:
             raise ValueError(f'box head {i} has class-specific regression: the cascade refinement '
                              'would depend on alpha; use reg_class_agnostic=True')
+
+
+def _semantic_kwargs(roi_head, x):
+    """The extra arguments HTC's predict_bbox and predict_mask take, as its predict passes them."""
+    if not isinstance(roi_head, HybridTaskCascadeRoIHead):
+        return {}, {}
+    semantic_feat = roi_head.semantic_head(x)[1] if roi_head.with_semantic else None
+    return dict(semantic_feat=semantic_feat), dict(semantic_heat=semantic_feat)
 
 
 @contextmanager
@@ -79,10 +89,12 @@ class MaskMemo:
     the pairs not seen before: across alphas most detections recur.
     """
 
-    def __init__(self, roi_head, x, batch_img_metas: List[dict]):
+    def __init__(self, roi_head, x, batch_img_metas: List[dict], **predict_mask_kwargs):
         self.roi_head = roi_head
         self.x = x
         self.metas = batch_img_metas
+        # HTC's predict_mask also takes its semantic feature (semantic_heat, None without it)
+        self.predict_mask_kwargs = predict_mask_kwargs
         # Per image, M pairs seen so far: (M, 5) network-input box and label, (M, 4) box in the
         # original image, (M, H, W) mask.
         self.keys: List[Optional[torch.Tensor]] = [None] * len(batch_img_metas)
@@ -108,7 +120,9 @@ class MaskMemo:
         # predict_mask rescales the boxes in place: it gets copies.
         unseen = [InstanceData(bboxes=r.bboxes[row < 0].clone(), labels=r.labels[row < 0])
                   for r, row in zip(results_list, rows)]
-        unseen = self.roi_head.predict_mask(self.x, self.metas, unseen, rescale=True)
+        unseen = self.roi_head.predict_mask(x=self.x, batch_img_metas=self.metas,
+                                            results_list=unseen, rescale=True,
+                                            **self.predict_mask_kwargs)
         for j, (results, k, row, computed) in enumerate(zip(results_list, keys, rows, unseen)):
             new = row < 0
             num_seen = 0 if self.keys[j] is None else len(self.keys[j])
@@ -156,8 +170,10 @@ class AlphaSweep:
         rpn_results = model.rpn_head.predict(x, samples, rescale=False)
         # mmdet rescales boxes only after the masks are pasted when there is a mask branch.
         box_rescale = not roi_head.with_mask
+        box_kwargs, mask_kwargs = _semantic_kwargs(roi_head, x)
         with capture_box_stage(roi_head) as record:
             roi_head.predict_bbox(x, metas, rpn_results, rcnn_test_cfg=roi_head.test_cfg,
+                                  **box_kwargs,
                                   rescale=box_rescale)
         heads = _bbox_heads(roi_head)
         self._accumulate_cosine(heads, record['features'])
@@ -165,7 +181,7 @@ class AlphaSweep:
                        for head, feat in zip(heads, record['features'])]
         post = record['post_process']
         per_image = [len(r) for r in post['rois']]
-        masks = MaskMemo(roi_head, x, metas) if roi_head.with_mask else None
+        masks = MaskMemo(roi_head, x, metas, **mask_kwargs) if roi_head.with_mask else None
         self.seconds['shared'] += time.perf_counter() - start
 
         for i, alpha in enumerate(self.alphas):

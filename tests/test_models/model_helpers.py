@@ -35,6 +35,24 @@ def stock_cascade_cfg(num_classes=5, tde=True):
     return model
 
 
+def stock_htc_cfg(num_classes=5, tde=True):
+    """mmdet's HTC without the semantic branch, box heads' type (and classes) changed; fewer
+    proposals and RoIs, as HTC runs a mask head per stage on them."""
+    cfg = get_config('mmdet::htc/htc-without-semantic_r50_fpn_1x_coco.py')
+    model = small_backbone(cfg.model)
+    model.train_cfg.rpn_proposal.max_per_img = 300
+    for stage in model.train_cfg.rcnn:
+        stage.sampler.num = 128
+    model.test_cfg.rpn.max_per_img = 100
+    model.test_cfg.rcnn.max_per_img = 30
+    for head in model.roi_head.bbox_head + model.roi_head.mask_head:
+        head.num_classes = num_classes
+    if tde:
+        for head in model.roi_head.bbox_head:
+            head.type = 'TDEShared2FCBBoxHead'
+    return model
+
+
 def stock_mask_rcnn_cfg(num_classes=5, tde=True):
     cfg = get_config('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py')
     model = small_backbone(cfg.model)

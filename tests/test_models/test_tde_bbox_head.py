@@ -6,7 +6,8 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from model_helpers import build_model, make_batch, stock_cascade_cfg, stock_mask_rcnn_cfg
+from model_helpers import (build_model, make_batch, stock_cascade_cfg, stock_htc_cfg,
+                           stock_mask_rcnn_cfg)
 from mmdet_tde.models import CausalNormPredictor
 from mmdet_tde.utils import set_tde_inference
 from reference import ref_bg_exempted, ref_logits, ref_tde, softmax
@@ -46,7 +47,7 @@ def train_step(model, seed):
     return log_vars
 
 
-@pytest.mark.parametrize('cfg_fn', [stock_cascade_cfg, stock_mask_rcnn_cfg])
+@pytest.mark.parametrize('cfg_fn', [stock_cascade_cfg, stock_mask_rcnn_cfg, stock_htc_cfg])
 def test_head_direction_is_ema_of_foreground_means(cfg_fn):
     torch.manual_seed(0)
     model = build_model(cfg_fn(num_classes=C))
@@ -126,9 +127,11 @@ def test_standard_roi_head_scores_equal_eq9(mode):
     assert all(torch.isfinite(r.pred_instances.scores).all() for r in results)
 
 
-def test_cascade_scores_are_normalised_geometric_mean_of_stage_eq9():
+# HTC (without the semantic branch) scores its boxes through Cascade R-CNN's code
+@pytest.mark.parametrize('cfg_fn', [stock_cascade_cfg, stock_htc_cfg])
+def test_cascade_scores_are_normalised_geometric_mean_of_stage_eq9(cfg_fn):
     torch.manual_seed(0)
-    model = build_model(stock_cascade_cfg(num_classes=C))
+    model = build_model(cfg_fn(num_classes=C))
     model.train()
     train_step(model, seed=0)
     heads = heads_of(model)
