@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Modified from MMDetection 3.3 tools/dist_train.sh (Apache-2.0, OpenMMLab).
 # The launcher behind the dist_*.sh scripts: tools/dist_run.sh TOOL NUM_PROCESSES [TOOL args...]
 # Starts NUM_PROCESSES copies of tools/TOOL on this node through torch.distributed.run with
 # --launcher pytorch: one per GPU with NCCL, or CPU processes with gloo where no GPU is present.

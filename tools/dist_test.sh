@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Modified from MMDetection 3.3 tools/dist_test.sh (Apache-2.0, OpenMMLab).
 # Distributed testing: tools/dist_test.sh CONFIG CHECKPOINT N [test.py args...]
 # Same process model as dist_train.sh (NCCL on GPUs, gloo on CPU processes otherwise).
 set -e

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Modified from MMDetection 3.3 tools/slurm_train.sh (Apache-2.0, OpenMMLab).
 # Slurm training: tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # GPUS (default 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5) and SRUN_ARGS are read from the env.
 set -x

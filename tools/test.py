@@ -1,3 +1,4 @@
+# Modified from MMDetection 3.3 tools/test.py (Apache-2.0, OpenMMLab).
 """Test (and evaluate) a detector; TDE inference settings can be changed without retraining."""
 import argparse
 import os

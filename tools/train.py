@@ -1,3 +1,4 @@
+# Modified from MMDetection 3.3 tools/train.py (Apache-2.0, OpenMMLab).
 """Train a detector: mmdet's ``tools/train.py`` arguments, plus CPU (gloo) distributed runs."""
 import argparse
 import os
