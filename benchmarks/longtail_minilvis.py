@@ -287,7 +287,7 @@ def paired_table(table, reference):
             diffs = [table[row][s][key] - table[reference][s][key] for s in seeds]
             cells.append(f'{mean_std(diffs)} ({sum(d > 0 for d in diffs)}/{len(seeds)})')
         lines.append(f'| {ROW_LABELS[row]} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+    return '\n'.join(lines) if len(lines) > 2 else None
 
 
 def plot(table, path):
@@ -324,14 +324,19 @@ def write_report(args):
                 'Reproduce (runs accumulate; finished ones are reused): '
                 f'`python benchmarks/longtail_minilvis.py --seeds {" ".join(map(str, args.seeds))}`'
                 f'. Each training: {args.nproc} CPU processes, the config\'s schedule, the seed '
-                'in `randomness` (not deterministic: the same seed differs between runs). Values '
+                'in `randomness` (`deterministic=False`). Values '
                 'are AP x 100, mean ± std over seeds. Readings: '
                 '[README.md](README.md#long-tail-methods-on-mini-lvis).',
                 results_table(table)]
     for reference in REFERENCES:
-        if reference in table:
+        paired = paired_table(table, reference) if reference in table else None
+        if paired:
             sections += [f'Paired differences to {ROW_LABELS[reference]} (same seed; in '
-                         'brackets, the seeds with a gain):', paired_table(table, reference)]
+                         'brackets, the seeds with a gain):', paired]
+    finished = [f'{t} seed {s}' for s in args.seeds for t in TRAININGS
+                if osp.isfile(osp.join(args.runs_dir, f'{t}_seed{s}.json'))]
+    sections.insert(2, f'Finished trainings: {len(finished)} of '
+                    f'{len(TRAININGS) * len(args.seeds)} ({", ".join(finished)}).')
     if stale:
         sections.append('Left out, trained with an older config: ' + ', '.join(stale))
     stem = osp.splitext(args.out)[0]
