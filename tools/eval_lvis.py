@@ -5,14 +5,18 @@
         --report work_dirs/x/lvis_eval
 
 Numbers are the LVIS API's (AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300; -1 where
-undefined), computed by mmdet_tde's fast evaluator.
+undefined), computed by mmdet_tde's fast evaluator. --ap-fixed adds Fixed AP (AP_fixed, ...,
+AR_fixed: top 10,000 detections per category, no per-image limit); --iou-type boundary gives
+Boundary AP (masks matched by min(mask IoU, boundary IoU)). See docs/evaluation.md.
 """
 import argparse
 import json
 import sys
 import time
 
-from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, evaluate_lvis, load_lvis_annotations,
+from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
+                                            count_categories_below, evaluate_lvis,
+                                            evaluate_lvis_fixed, load_lvis_annotations,
                                             load_results)
 from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table, save_report,
                                               summary_table)
@@ -27,6 +31,9 @@ def parse_args(argv=None):
     parser.add_argument('--report', metavar='PREFIX',
                         help='write PREFIX.<iou-type>_report.json and per-category/frequency CSVs')
     parser.add_argument('--classwise', action='store_true', help='print the per-category table')
+    parser.add_argument('--ap-fixed', action='store_true',
+                        help='also evaluate Fixed AP (top 10,000 detections per category, no '
+                        'per-image limit; report files PREFIX.<iou-type>_fixed_*)')
     return parser.parse_args(argv)
 
 
@@ -35,21 +42,31 @@ def main(argv=None) -> int:
     start = time.time()
     try:
         gt = load_lvis_annotations(args.annotations)
-        result = evaluate_lvis(gt, load_results(args.results), args.iou_type)
+        detections = load_results(args.results)
+        evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
+        # Evaluation annotates its results in place, so each one gets copies.
+        results = [evaluate(gt, [dict(d) if isinstance(d, dict) else d for d in detections],
+                            args.iou_type) for evaluate in evaluations]
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    print(summary_table(result))
-    print(frequency_table(result))
-    if args.classwise:
-        print(category_table(result))
+    for result in results:
+        print(summary_table(result))
+        print(frequency_table(result))
+        if args.classwise:
+            print(category_table(result))
+    if args.ap_fixed:
+        print(f'Fixed AP: {count_categories_below(gt, detections)} categories with ground truth '
+              f'have fewer than {MAX_DETS_PER_CATEGORY} detections (see docs/evaluation.md)')
     print(f'evaluated in {time.time() - start:.1f} s')
     if args.report:
-        for path in save_report(result, args.report).values():
-            print(f'wrote {path}')
+        for result in results:
+            for path in save_report(result, args.report).values():
+                print(f'wrote {path}')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(result.summary, f, indent=1)
+            json.dump({k: v for result in results for k, v in result.summary.items()}, f,
+                      indent=1)
         print(f'wrote {args.out}')
     return 0
 

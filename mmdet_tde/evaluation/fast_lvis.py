@@ -10,10 +10,22 @@ module does as ``lvis.LVISResults``/``lvis.LVISEval`` do:
 - leave out ground truth and detections whose area is not in (0, inf), as the LVIS API does;
 - summarise AP / AP50 / AP75 / APs / APm / APl / APr / APc / APf / AR@300.
 
+Two variants from later work, both with the same federated rules:
+
+- Fixed AP (Dave et al., "Evaluating Large-Vocabulary Object Detectors: The Devil is in the
+  Details", arXiv:2102.01066; :func:`evaluate_lvis_fixed`): the top 10,000 detections of every
+  category over the whole dataset and no per-image limit, so a category's AP no longer depends
+  on how many detections of other categories share its images.
+- Boundary AP (Cheng et al., "Boundary IoU: Improving Object-Centric Image Segmentation
+  Evaluation", CVPR 2021, arXiv:2103.16562; ``iou_type='boundary'``): masks matched by
+  min(mask IoU, boundary IoU), boundaries of width 2% of the image diagonal, as computed by
+  faster-coco-eval's ``iouType='boundary'``.
+
 Inputs are checked first, so bad results fail with a message that names the field.
 """
 import json
 import os.path as osp
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Union
 
@@ -22,10 +34,16 @@ from faster_coco_eval import COCO, COCOeval_faster
 from faster_coco_eval.core import mask as mask_utils
 from faster_coco_eval.core.cocoeval import Params
 
-IOU_TYPES = ('bbox', 'segm')
+IOU_TYPES = ('bbox', 'segm', 'boundary')
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
+# Fixed AP's numbers; its recall uses the top detections per category, not 300 per image.
+FIXED_METRIC_NAMES = tuple(f'{n}_fixed' for n in METRIC_NAMES[:-1]) + ('AR_fixed', )
 FREQUENCIES = ('r', 'c', 'f')
 MAX_DETS_PER_IMAGE = 300
+# Fixed AP's K for LVIS (Dave et al. 2021).
+MAX_DETS_PER_CATEGORY = 10_000
+# Boundary width as a fraction of the image diagonal (Cheng et al. 2021).
+BOUNDARY_DILATION_RATIO = 0.02
 AREA_RANGES = ('all', 'small', 'medium', 'large')
 # Categories evaluated together span at most this many image x category cells.
 _CHUNK_CELLS = 50_000
@@ -33,11 +51,25 @@ _CHUNK_CELLS = 50_000
 
 @dataclass
 class LVISEvalResult:
-    """Summary metrics plus the per-category and per-frequency break-down."""
+    """Summary metrics plus the per-category and per-frequency break-down.
+
+    ``protocol`` is 'standard' (keys ``METRIC_NAMES``) or 'fixed' (``FIXED_METRIC_NAMES``, in
+    the summary and in every per-category and per-frequency row), so the two never mix.
+    """
     iou_type: str
     summary: Dict[str, float]
     per_category: List[dict] = field(default_factory=list)
     per_frequency: List[dict] = field(default_factory=list)
+    protocol: str = 'standard'
+
+    @property
+    def metric_names(self) -> tuple:
+        return FIXED_METRIC_NAMES if self.protocol == 'fixed' else METRIC_NAMES
+
+    @property
+    def name(self) -> str:
+        """``iou_type``, with ``_fixed`` for Fixed AP: a label for tables and file names."""
+        return self.iou_type + ('_fixed' if self.protocol == 'fixed' else '')
 
 
 def load_lvis_annotations(ann_file: Union[str, dict]) -> COCO:
@@ -122,7 +154,7 @@ def check_results(results: Sequence[dict], gt: COCO, iou_type: str) -> None:
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
                          'boxes to all segmentation results or to none')
-    if iou_type == 'segm':
+    if iou_type in ('segm', 'boundary'):
         _check_segmentations(results, gt)
 
 
@@ -147,6 +179,29 @@ def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_I
     return [results[i] for i in np.flatnonzero(keep)]
 
 
+def limit_dets_per_category(results: Sequence[dict],
+                            max_dets: int = MAX_DETS_PER_CATEGORY) -> list:
+    """Keep the ``max_dets`` top-scoring detections of every category over all images.
+
+    Fixed AP's selection, made on the raw results as its authors make it: detections that LVIS
+    later drops (unverified categories, area 0) still take their places. Ties at the cut keep
+    the earlier detection, as their stable ``sorted(..., reverse=True)`` does; kept detections
+    stay in input order.
+    """
+    if len(results) == 0:
+        return []
+    cat_ids = np.array([r['category_id'] for r in results])
+    scores = np.array([r['score'] for r in results], dtype=np.float64)
+    order = np.lexsort((-scores, cat_ids))  # by category, then decreasing score; stable on ties
+    _, starts, counts = np.unique(cat_ids[order], return_index=True, return_counts=True)
+    if counts.max() <= max_dets:
+        return list(results)
+    rank = np.arange(len(order)) - np.repeat(starts, counts)
+    keep = np.zeros(len(results), dtype=bool)
+    keep[order[rank < max_dets]] = True
+    return [results[i] for i in np.flatnonzero(keep)]
+
+
 def evaluate_lvis(gt: COCO,
                   results: Sequence[dict],
                   iou_type: str,
@@ -155,24 +210,63 @@ def evaluate_lvis(gt: COCO,
 
     ``gt`` is what :func:`load_lvis_annotations` returns (it does part of LVIS's preparation).
     ``results`` are LVIS/COCO-format detection dicts; they are annotated in place (area, id,
-    iscrowd), as with the COCO and LVIS APIs.
+    iscrowd and, for masks without one, bbox), as with the COCO and LVIS APIs: evaluate copies
+    (``[dict(r) for r in results]``) to evaluate the same results twice. ``iou_type``
+    'boundary' is Boundary AP (see the module docstring).
+    """
+    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard')
+
+
+def evaluate_lvis_fixed(gt: COCO,
+                        results: Sequence[dict],
+                        iou_type: str,
+                        max_dets_per_cat: int = MAX_DETS_PER_CATEGORY) -> LVISEvalResult:
+    """Fixed AP: the top ``max_dets_per_cat`` detections per category, no per-image limit.
+
+    The numbers of the LVIS API run as Fixed AP's authors run it (their own top-K selection,
+    then ``LVISResults(..., max_dets=-1)``); keys are ``FIXED_METRIC_NAMES``. Detections
+    beyond 300 per image count here, so test with settings that keep them (docs/evaluation.md).
+    """
+    return _evaluate(gt, results, iou_type, -1, max_dets_per_cat, 'fixed')
+
+
+def count_categories_below(gt: COCO, results: Sequence[dict],
+                           max_dets_per_cat: int = MAX_DETS_PER_CATEGORY) -> int:
+    """Categories with ground truth but fewer than ``max_dets_per_cat`` detections.
+
+    Their Fixed AP can only rise with more detections, so a count far above 0 says the test
+    settings cut detections that Fixed AP would use (the authors' tool warns the same way).
+    """
+    counts = Counter(r['category_id'] for r in results)
+    return sum(counts[cat_id] < max_dets_per_cat for cat_id in gt.cats if gt.catToImgs[cat_id])
+
+
+def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
+              max_dets_per_cat: int, protocol: str) -> LVISEvalResult:
+    """LVIS evaluation with at most ``max_dets`` per image and ``max_dets_per_cat`` per
+    category (-1: no limit), the limits applied in the order of the LVIS API's later versions.
     """
     check_results(results, gt, iou_type)
+    if max_dets >= 0:
+        results = limit_dets_per_image(results, max_dets)
+    if max_dets_per_cat >= 0:
+        results = limit_dets_per_category(results, max_dets_per_cat)
     params = Params(iou_type)
     assert tuple(params.areaRngLbl) == AREA_RANGES
     cat_ids = sorted(gt.cats)
     cat_index = {cat_id: idx for idx, cat_id in enumerate(cat_ids)}
     dets_by_cat = [[] for _ in cat_ids]
     verified = _verified_categories(gt)
-    for det in limit_dets_per_image(results, max_dets):
+    for det in results:
         # LVIS ignores a detection in an image where its category is neither annotated nor
         # verified absent. Dropping it here changes no number, and faster-coco-eval fails on
         # masks when it has to drop every detection of an image itself.
         if det['category_id'] not in verified[det['image_id']]:
             continue
         det['area'] = _detection_area(det)
-        # The LVIS API drops a detection of zero area (it still took one of the 300 places);
-        # faster-coco-eval would count it as a false positive.
+        # The LVIS API drops a detection of zero area (it still took its place among the 300
+        # of its image or the top K of its category); faster-coco-eval would count it as a
+        # false positive.
         if _has_evaluated_area(det['area']):
             dets_by_cat[cat_index[det['category_id']]].append(det)
 
@@ -180,14 +274,18 @@ def evaluate_lvis(gt: COCO,
     num_thrs, num_areas = len(params.iouThrs), len(params.areaRng)
     precision = -np.ones((num_thrs, len(params.recThrs), len(cat_ids), num_areas))
     recall = -np.ones((num_thrs, len(cat_ids), num_areas))
+    # faster-coco-eval always caps detections per image and category: without a per-image
+    # limit, cap at the most any image has, which keeps all.
+    max_dets_cap = max_dets if max_dets >= 0 else max(
+        Counter(det['image_id'] for dets in dets_by_cat for det in dets).values(), default=1)
     for chunk_cats, chunk_imgs in _category_chunks(gt, verified):
         chunk_dets = [det for cat_id in chunk_cats for det in dets_by_cat[cat_index[cat_id]]]
         coco_eval = COCOeval_faster(
             gt, _results_api(gt, chunk_dets), iou_type, lvis_style=True,
-            print_function=_quiet)
+            print_function=_quiet, boundary_dilation_ratio=BOUNDARY_DILATION_RATIO)
         coco_eval.params.catIds = chunk_cats
         coco_eval.params.imgIds = chunk_imgs
-        coco_eval.params.maxDets = [max_dets]
+        coco_eval.params.maxDets = [max_dets_cap]
         coco_eval.evaluate()
         coco_eval.accumulate()
         # precision: [iou, recall, category, area, max_dets]; recall: [iou, category, area, ...]
@@ -195,7 +293,7 @@ def evaluate_lvis(gt: COCO,
         precision[:, :, idx] = coco_eval.eval['precision'][..., -1]
         recall[:, idx] = coco_eval.eval['recall'][..., -1]
     return _collect(gt, cat_ids, precision, recall, params.iouThrs, iou_type,
-                    num_dets=[len(dets) for dets in dets_by_cat])
+                    num_dets=[len(dets) for dets in dets_by_cat], protocol=protocol)
 
 
 def _has_evaluated_area(area) -> bool:
@@ -266,7 +364,8 @@ def _category_chunks(gt: COCO, verified: dict):
         yield chunk, sorted(imgs)
 
 
-def _collect(gt, cat_ids, precision, recall, iou_thrs, iou_type, num_dets) -> LVISEvalResult:
+def _collect(gt, cat_ids, precision, recall, iou_thrs, iou_type, num_dets,
+             protocol='standard') -> LVISEvalResult:
     """Summary, per-category and per-frequency numbers from the accumulated arrays."""
     groups = {f: [] for f in FREQUENCIES}
     for idx, cat_id in enumerate(cat_ids):
@@ -275,7 +374,8 @@ def _collect(gt, cat_ids, precision, recall, iou_thrs, iou_type, num_dets) -> LV
     summary = _summarize(precision, recall, iou_thrs, slice(None))
     for freq in FREQUENCIES:
         summary[f'AP{freq}'] = _mean_valid(precision[:, :, groups[freq], 0])
-    summary = {name: summary[name] for name in METRIC_NAMES}
+    names = dict(zip(METRIC_NAMES, FIXED_METRIC_NAMES if protocol == 'fixed' else METRIC_NAMES))
+    summary = {names[name]: summary[name] for name in METRIC_NAMES}
 
     num_gt = [len(gt.catToImgs[cat_id]) for cat_id in cat_ids]
     per_category = [
@@ -284,16 +384,18 @@ def _collect(gt, cat_ids, precision, recall, iou_thrs, iou_type, num_dets) -> LV
              image_count=gt.cats[cat_id].get('image_count'), num_gt=num_gt[idx],
              num_dets=num_dets[idx]) for idx, cat_id in enumerate(cat_ids)
     ]
-    for name, values in _per_category(precision, recall, iou_thrs).items():
+    cat_metrics = _per_category(precision, recall, iou_thrs)
+    for name, values in cat_metrics.items():
         for row, value in zip(per_category, values.tolist()):
-            row[name] = value
+            row[names[name]] = value
     per_frequency = []
     for freq in FREQUENCIES:
         row = dict(frequency=freq, num_categories=len(groups[freq]),
-                   num_evaluated=sum(per_category[i]['AP'] >= 0 for i in groups[freq]))
-        row.update(_summarize(precision, recall, iou_thrs, groups[freq]))
+                   num_evaluated=int((cat_metrics['AP'][groups[freq]] >= 0).sum()))
+        row.update((names[k], v) for k, v in
+                   _summarize(precision, recall, iou_thrs, groups[freq]).items())
         per_frequency.append(row)
-    return LVISEvalResult(iou_type, summary, per_category, per_frequency)
+    return LVISEvalResult(iou_type, summary, per_category, per_frequency, protocol)
 
 
 def _quiet(*args, **kwargs) -> None:

@@ -181,7 +181,8 @@ def test_bad_configs(lvis_case):
     ann_file = lvis_case[1]
     with pytest.raises(ValueError, match='FastLVISMetric needs ann_file'):
         FastLVISMetric(metric='bbox')
-    with pytest.raises(KeyError, match="evaluates metric 'bbox' and 'segm', got 'proposal'"):
+    with pytest.raises(KeyError, match="evaluates metric 'bbox', 'segm' and 'boundary', "
+                       "got 'proposal'"):
         FastLVISMetric(ann_file=ann_file, metric=['bbox', 'proposal'])
     with pytest.raises(KeyError, match="metric item 'AR@100' is not supported"):
         FastLVISMetric(ann_file=ann_file, metric_items=['AP', 'AR@100'])

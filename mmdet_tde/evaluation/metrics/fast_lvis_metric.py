@@ -8,7 +8,9 @@ from mmengine.logging import MMLogger
 
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
-from ..fast_lvis import IOU_TYPES, METRIC_NAMES, evaluate_lvis, load_lvis_annotations
+from ..fast_lvis import (FIXED_METRIC_NAMES, IOU_TYPES, MAX_DETS_PER_CATEGORY, METRIC_NAMES,
+                         count_categories_below, evaluate_lvis, evaluate_lvis_fixed,
+                         load_lvis_annotations)
 from ..lvis_report import category_table, frequency_table, save_report, summary_table
 
 
@@ -17,7 +19,8 @@ class FastLVISMetric(LVISMetric):
     """LVIS box and mask AP with the LVIS API's numbers, about 10x faster, under numpy 2.
 
     A drop-in for mmdet's ``LVISMetric`` (same arguments, same ``lvis/bbox_AP``-style keys plus
-    ``lvis/{bbox,segm}_AR@300``) for ``metric`` ``'bbox'`` and ``'segm'``. Matching runs in
+    ``lvis/{bbox,segm}_AR@300``) for ``metric`` ``'bbox'`` and ``'segm'``, plus Boundary AP
+    (``'boundary'``) and, with ``ap_fixed``, Fixed AP (see :mod:`.fast_lvis`). Matching runs in
     faster-coco-eval's C++ code with LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`);
     predictions are evaluated in memory instead of through a temporary JSON file. Values are
     not rounded. Class names and order (``dataset_meta['classes']``) must be the annotation
@@ -31,15 +34,22 @@ class FastLVISMetric(LVISMetric):
     Args:
         ann_file (str): LVIS v0.5 or v1.0 annotation file. Required: LVIS evaluation needs its
             negative / not-exhaustive category lists and category frequencies.
-        metric (str | List[str]): 'bbox' and/or 'segm'. Defaults to 'bbox'.
+        metric (str | List[str]): 'bbox', 'segm' and/or 'boundary' (mask AP with
+            min(mask IoU, boundary IoU)). Defaults to 'bbox'.
         classwise (bool): Also log per-category AP and return it as
-            ``{metric}_{category name}_precision``. Defaults to False.
+            ``{metric}_{category name}_precision`` (``..._precision_fixed`` for Fixed AP).
+            Defaults to False.
         metric_items (List[str], optional): Summary metrics to return, a subset of
-            AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300. Defaults to all of them.
+            AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300 and, with ``ap_fixed``,
+            of AP_fixed, ..., APf_fixed, AR_fixed. Defaults to all of them.
         format_only (bool): Only write the results JSON files. Defaults to False.
         outfile_prefix (str, optional): Prefix of the results JSON files
             (``{prefix}.bbox.json``, ``{prefix}.segm.json``) and of the report files.
         report (bool): Write the report files. Defaults to True.
+        ap_fixed (bool): Also return Fixed AP, ``{metric}_AP_fixed`` etc.: the top 10,000
+            detections per category over the dataset, without the 300 per image cap (which
+            the standard keys keep). Needs test settings that keep more than 300 detections
+            per image (docs/evaluation.md). Defaults to False.
 
         The other arguments are those of ``LVISMetric``; ``proposal_nums`` and ``iou_thrs``
         only matter to proposal metrics, which this metric does not offer.
@@ -58,26 +68,33 @@ class FastLVISMetric(LVISMetric):
                  prefix: Optional[str] = None,
                  file_client_args: dict = None,
                  backend_args: dict = None,
-                 report: bool = True) -> None:
+                 report: bool = True,
+                 ap_fixed: bool = False) -> None:
         if ann_file is None:
             raise ValueError(
                 'FastLVISMetric needs ann_file: LVIS evaluation uses the neg_category_ids, '
                 'not_exhaustive_category_ids and category frequencies of the annotation file')
+        metrics = metric if isinstance(metric, list) else [metric]
         # The parent loads annotations with the LVIS API; here faster-coco-eval loads them.
+        # It knows no 'boundary', which needs the same mask results as 'segm'.
         super().__init__(
-            ann_file=None, metric=metric, classwise=classwise, proposal_nums=proposal_nums,
-            iou_thrs=iou_thrs, metric_items=metric_items, format_only=format_only,
-            outfile_prefix=outfile_prefix, collect_device=collect_device, prefix=prefix,
-            file_client_args=file_client_args, backend_args=backend_args)
+            ann_file=None, metric=[m if m != 'boundary' else 'segm' for m in metrics],
+            classwise=classwise, proposal_nums=proposal_nums, iou_thrs=iou_thrs,
+            metric_items=metric_items, format_only=format_only, outfile_prefix=outfile_prefix,
+            collect_device=collect_device, prefix=prefix, file_client_args=file_client_args,
+            backend_args=backend_args)
+        self.metrics = metrics
         for name in self.metrics:
             if name not in IOU_TYPES:
-                raise KeyError(f"FastLVISMetric evaluates metric 'bbox' and 'segm', got "
-                               f"'{name}'; use mmdet's LVISMetric for proposal metrics")
+                raise KeyError(f"FastLVISMetric evaluates metric 'bbox', 'segm' and 'boundary', "
+                               f"got '{name}'; use mmdet's LVISMetric for proposal metrics")
+        allowed_items = METRIC_NAMES + (FIXED_METRIC_NAMES if ap_fixed else ())
         for item in metric_items or ():
-            if item not in METRIC_NAMES:
+            if item not in allowed_items:
                 raise KeyError(f"metric item '{item}' is not supported; allowed: "
-                               f"{', '.join(METRIC_NAMES)}")
+                               f"{', '.join(allowed_items)}")
         self.report = report
+        self.ap_fixed = ap_fixed
         self.ann_file = ann_file
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             # Same role and LVIS-style accessors (get_cat_ids, ...) as the parent's LVIS API.
@@ -126,28 +143,53 @@ class FastLVISMetric(LVISMetric):
         if self.outfile_prefix is not None and preds:
             result_files = self.results2json(preds, self.outfile_prefix)
             logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}: '
-                        f"{', '.join(result_files[m] for m in self.metrics)}")
+                        f"{', '.join(sorted(set(result_files[m] for m in self._result_types)))}")
         eval_results = OrderedDict()
         if self.format_only:
             return eval_results
 
         report_prefix = self._report_prefix(logger)
+        items = self.metric_items or METRIC_NAMES + (FIXED_METRIC_NAMES if self.ap_fixed else ())
         for metric in self.metrics:
             logger.info(f'Evaluating {metric}...')
-            lvis_eval = evaluate_lvis(self._lvis_api, self._to_lvis_results(preds, metric), metric)
-            logger.info('\n' + summary_table(lvis_eval))
-            logger.info('\n' + frequency_table(lvis_eval))
-            if self.classwise:
-                logger.info('\n' + category_table(lvis_eval))
-                for row in lvis_eval.per_category:
-                    ap = row['AP'] if row['AP'] >= 0 else float('nan')
-                    eval_results[f"{metric}_{row['name']}_precision"] = ap
-            if report_prefix is not None:
-                paths = save_report(lvis_eval, report_prefix)
-                logger.info(f"LVIS {metric} report: {', '.join(paths.values())}")
-            for name in self.metric_items or METRIC_NAMES:
-                eval_results[f'{metric}_{name}'] = lvis_eval.summary[name]
+            lvis_results = self._to_lvis_results(preds, metric)
+            evaluations = [evaluate_lvis]
+            if self.ap_fixed:
+                evaluations.append(evaluate_lvis_fixed)
+                short = count_categories_below(self._lvis_api, lvis_results)
+                logger.info(f'Fixed AP: {short} categories with ground truth have fewer than '
+                            f'{MAX_DETS_PER_CATEGORY} detections (see docs/evaluation.md)')
+            for evaluate in evaluations:
+                # Evaluation annotates its results in place: all but the last get copies.
+                dets = lvis_results if evaluate is evaluations[-1] else [
+                    dict(r) for r in lvis_results]
+                lvis_eval = evaluate(self._lvis_api, dets, metric)
+                self._log_and_save(lvis_eval, metric, report_prefix, logger, eval_results)
+                for name in items:
+                    if name in lvis_eval.summary:
+                        eval_results[f'{metric}_{name}'] = lvis_eval.summary[name]
         return eval_results
+
+    @property
+    def _result_types(self) -> List[str]:
+        """The results files that ``self.metrics`` read (boundary AP reads the masks)."""
+        return [m if m != 'boundary' else 'segm' for m in self.metrics]
+
+    def _log_and_save(self, lvis_eval, metric: str, report_prefix: Optional[str],
+                      logger: MMLogger, eval_results: dict) -> None:
+        """Tables in the log, report files, and per-category AP when ``classwise``."""
+        logger.info('\n' + summary_table(lvis_eval))
+        logger.info('\n' + frequency_table(lvis_eval))
+        if self.classwise:
+            logger.info('\n' + category_table(lvis_eval))
+            ap_key = lvis_eval.metric_names[0]
+            suffix = '_fixed' if lvis_eval.protocol == 'fixed' else ''
+            for row in lvis_eval.per_category:
+                ap = row[ap_key] if row[ap_key] >= 0 else float('nan')
+                eval_results[f"{metric}_{row['name']}_precision{suffix}"] = ap
+        if report_prefix is not None:
+            paths = save_report(lvis_eval, report_prefix)
+            logger.info(f"LVIS {lvis_eval.name} report: {', '.join(paths.values())}")
 
     def _to_lvis_results(self, preds: Sequence[dict], iou_type: str) -> List[dict]:
         """Predictions as LVIS results dicts, built per image with array operations."""
@@ -157,11 +199,12 @@ class FastLVISMetric(LVISMetric):
             boxes = np.asarray(pred['bboxes'], dtype=np.float64).reshape(-1, 4)
             boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
             scores = pred['scores']
-            if iou_type == 'segm':
+            masks = iou_type in ('segm', 'boundary')
+            if masks:
                 scores = pred.get('mask_scores', scores)
             fields = dict(bbox=boxes.tolist(), score=np.asarray(scores, dtype=np.float64).tolist(),
                           category_id=cat_ids[pred['labels']].tolist())
-            if iou_type == 'segm':
+            if masks:
                 fields['segmentation'] = [_rle_with_str_counts(m) for m in pred['masks']]
             img_id = pred['img_id']
             dets.extend(
