@@ -6,14 +6,19 @@ training iteration). They share every weight of the same name and shape, see the
 batch and are timed interleaved (the order swaps every round) so that the load of a shared machine
 hits both alike. Reported: medians, interquartile ranges and the TDE/stock ratio of a full training
 iteration (``train_step``: forward, loss, backward, SGD step through mmengine's ``OptimWrapper``),
-of inference (``test_step`` under ``no_grad``), and of the box classifier alone.
+of inference (``test_step`` under ``no_grad``), and of the box classifier alone (also under
+``torch.autocast`` with ``--cls-autocast``). On a GPU: the peak memory of both models too.
 
 Run from the repository root::
 
     python benchmarks/head_overhead.py          # a few minutes on 2 CPU cores
     python benchmarks/head_overhead.py --device cuda --depth 101 --img-size 800
+    # the paper's size: 1333x800, 2 images, 512 RoIs each, 300 detections, classifier under AMP
+    python benchmarks/head_overhead.py --device cuda --depth 101 --img-size 800 --img-width 1333 \
+        --batch-size 2 --test-max-per-img 300 --cls-rois 1024 --cls-autocast fp16 bf16
 """
 import argparse
+import contextlib
 import json
 import platform
 import shlex
@@ -21,7 +26,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -104,23 +109,27 @@ def build_models(config: str, depth: int, num_classes: int, device: str, test_sc
     return {k: m.to(device) for k, m in models.items()}, not_shared
 
 
-def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed: int = 0) -> dict:
-    """Deterministic random images with random gt boxes, labels and box-shaped masks."""
+def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed: int = 0,
+               width: Optional[int] = None) -> dict:
+    """Deterministic random ``size`` x ``width`` (height x width; square by default) images with
+    random gt boxes, labels and box-shaped masks."""
+    h, w = size, width or size
+    scale = torch.tensor([w, h], dtype=torch.float32)
     g = torch.Generator().manual_seed(seed)
     inputs, samples = [], []
     for i in range(num_images):
-        inputs.append(torch.randint(0, 256, (3, size, size), generator=g, dtype=torch.uint8))
-        xy = torch.rand(num_gts, 2, generator=g) * size * 0.6
-        wh = torch.rand(num_gts, 2, generator=g) * size * 0.3 + size * 0.08
-        boxes = torch.cat([xy, (xy + wh).clamp(max=size - 1)], dim=1).floor()
-        masks = torch.zeros(num_gts, size, size, dtype=torch.uint8)
+        inputs.append(torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8))
+        xy = torch.rand(num_gts, 2, generator=g) * scale * 0.6
+        wh = torch.rand(num_gts, 2, generator=g) * scale * 0.3 + scale * 0.08
+        boxes = torch.cat([xy, torch.minimum(xy + wh, scale - 1)], dim=1).floor()
+        masks = torch.zeros(num_gts, h, w, dtype=torch.uint8)
         for j, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
             masks[j, y1:y2, x1:x2] = 1
-        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(size, size),
-                                             ori_shape=(size, size), scale_factor=(1.0, 1.0)))
+        sample = DetDataSample(metainfo=dict(img_id=i, img_shape=(h, w),
+                                             ori_shape=(h, w), scale_factor=(1.0, 1.0)))
         sample.gt_instances = InstanceData(
             bboxes=boxes, labels=torch.randint(0, num_classes, (num_gts, ), generator=g),
-            masks=BitmapMasks(masks.numpy(), size, size))
+            masks=BitmapMasks(masks.numpy(), h, w))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
@@ -197,6 +206,7 @@ def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str
                   if isinstance(m, CausalNormPredictor)]
     infer_times = time_interleaved({n: lambda n=n: infer(n) for n in models}, iters, warmup, device,
                                    'inference')
+    memory = memory_peaks(models, wrappers, train, infer) if device == 'cuda' else None
     return dict(
         train=compare(train_times, *MODELS_COMPARED),
         inference=compare(infer_times, *MODELS_COMPARED),
@@ -206,12 +216,58 @@ def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str
             losses_finite={n: all(torch.isfinite(torch.tensor(list(lv.values()))).all().item()
                                   for lv in losses[n]) for n in models},
             last_loss={n: losses[n][-1]['loss'] for n in models},
-            prediction_shapes={n: prediction_shapes(predictions[n]) for n in models}))
+            prediction_shapes={n: prediction_shapes(predictions[n]) for n in models}),
+        memory=memory)
+
+
+def _mib(num_bytes: int) -> float:
+    return num_bytes / 2**20
+
+
+def memory_peaks(models: dict, wrappers: dict, train: Callable[[str], None],
+                 infer: Callable[[str], None]) -> dict:
+    """GPU memory of each model: its own state and the peak of one training iteration and one
+    inference (``torch.cuda.max_memory_allocated``), both models being resident.
+
+    ``own_state_mib``: the model's parameters, buffers and SGD momentum; ``*_above_resident_mib``:
+    the peak less what was allocated before the call (both models' state), i.e. the memory the
+    call needs. One model alone on the GPU peaks at about ``own_state + above_resident``.
+    """
+    result = {}
+    for name, model in models.items():
+        state = [*model.parameters(), *model.buffers()]
+        for group in wrappers[name].optimizer.state.values():
+            state += [v for v in group.values() if torch.is_tensor(v)]
+        entry = dict(own_state_mib=_mib(sum(t.numel() * t.element_size() for t in state)))
+        for kind, fn in (('train', train), ('inference', infer)):
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+            resident = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            fn(name)
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()
+            entry[f'{kind}_peak_mib'] = _mib(peak)
+            entry[f'{kind}_above_resident_mib'] = _mib(peak - resident)
+        result[name] = entry
+    return result
+
+
+AUTOCAST_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 
 
 def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int, warmup: int,
-                     device: str, seed: int = 0) -> dict:
-    """The box classifier alone: ``nn.Linear`` vs ``CausalNormPredictor`` (paper defaults)."""
+                     device: str, seed: int = 0, autocast: Optional[str] = None) -> dict:
+    """The box classifier alone: ``nn.Linear`` vs ``CausalNormPredictor`` (paper defaults).
+
+    ``autocast`` ('fp16' or 'bf16'): every call under ``torch.autocast`` with that dtype, as in
+    AMP training: ``nn.Linear`` then runs in it, the causal-norm classifier stays in float32.
+    """
+    if autocast is None:
+        region = contextlib.nullcontext
+    else:
+        def region():
+            return torch.autocast(device, dtype=AUTOCAST_DTYPES[autocast])
     torch.manual_seed(seed)
     linear = nn.Linear(in_features, num_cols).to(device)
     causal = CausalNormPredictor(in_features, num_cols).to(device)
@@ -221,28 +277,37 @@ def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int,
     x_grad = x.clone().requires_grad_()
 
     def train_linear():
-        linear(x_grad).sum().backward()
+        with region():
+            out = linear(x_grad)
+        out.float().sum().backward()
 
     def train_causal():
         causal.train()
-        causal(x_grad).sum().backward()
+        with region():
+            out = causal(x_grad)
+        out.float().sum().backward()
         causal.update_head_direction_from_targets(labels)
 
     @torch.no_grad()
     def infer(module):
         module.eval()
-        module(x)
+        with region():
+            module(x)
+
+    @torch.no_grad()
+    def forward(fn):
+        with region():
+            fn(x)
 
     train = time_interleaved(dict(linear=train_linear, causal_norm=train_causal), iters, warmup,
                              device)
     infer_times = time_interleaved(
         dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal)), iters, warmup,
         device)
-    with torch.no_grad():
-        fwd = time_interleaved(
-            dict(linear=lambda: linear(x), causal_norm=lambda: causal.deconfounded_logits(x)),
-            iters, warmup, device)
-    return dict(shape=[num_rois, in_features, num_cols],
+    fwd = time_interleaved(dict(linear=lambda: forward(linear),
+                                causal_norm=lambda: forward(causal.deconfounded_logits)),
+                           iters, warmup, device)
+    return dict(shape=[num_rois, in_features, num_cols], autocast=autocast,
                 forward=compare(fwd, 'linear', 'causal_norm'),
                 train=compare(train, 'linear', 'causal_norm'),
                 inference=compare(infer_times, 'linear', 'causal_norm'))
@@ -277,11 +342,12 @@ def format_table(results: dict) -> str:
     s, m, c = results['settings'], results['machine'], results['models']['checks']
     cls = results['classifier']
     n, d, cols = cls['shape']
+    size = f"{s['img_width'] or s['img_size']}x{s['img_size']}"
     lines = [
         '# TDE box head overhead', '',
         f"Cascade Mask R-CNN from `{s['config']}`, ResNet-{s['depth']} (random init), "
         f"{s['num_classes']} classes, batch of {s['batch_size']} synthetic "
-        f"{s['img_size']}x{s['img_size']} images with {s['num_gts']} gt each, "
+        f"{size} (width x height) images with {s['num_gts']} gt each, "
         f"inference score threshold {s['test_score_thr']} and "
         f"{s['test_max_per_img']} detections per image, "
         f"device `{s['device']}`. Stock: mmdet's "
@@ -299,7 +365,10 @@ def format_table(results: dict) -> str:
         _row('inference (test_step, no_grad)', results['models']['inference']),
         _row(f'classifier forward, {n}x{d} -> {cols} (Eq. 7 logits)', cls['forward']),
         _row('classifier training (forward + backward + head direction)', cls['train']),
-        _row('classifier inference (TDE + background-exempted)', cls['inference']), '',
+        _row('classifier inference (TDE + background-exempted)', cls['inference']),
+        *[_row(f"classifier {part}, autocast {dtype}", amp[part])
+          for dtype, amp in results.get('classifier_autocast', {}).items()
+          for part in ('forward', 'train', 'inference')], '',
         f"Targets: training <= {results['targets']['train']}x, inference <= "
         f"{results['targets']['inference']}x: training "
         f"{'met' if results['targets']['train_met'] else 'NOT met'}, inference "
@@ -312,6 +381,17 @@ def format_table(results: dict) -> str:
         "Not shared with the stock model: "
         f"{', '.join(f'`{k}`' for k in results['not_shared']) or 'nothing'}.", ''
     ]
+    memory = results['models'].get('memory')
+    if memory:
+        lines += [
+            'GPU memory, MiB (`torch.cuda.max_memory_allocated`, both models resident; alone, a '
+            'model peaks at about its own state + the call\'s need):', '',
+            '| model | own state (weights, buffers, SGD momentum) | training peak | training '
+            'need | inference peak | inference need |', '|---|---|---|---|---|---|',
+            *[f"| {name} | {m['own_state_mib']:.0f} | {m['train_peak_mib']:.0f} | "
+              f"{m['train_above_resident_mib']:.0f} | {m['inference_peak_mib']:.0f} | "
+              f"{m['inference_above_resident_mib']:.0f} |" for name, m in memory.items()], ''
+        ]
     return '\n'.join(lines)
 
 
@@ -323,7 +403,9 @@ def parse_args(argv=None):
                         default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--iters', type=int, default=6, help='measured rounds per measurement')
     parser.add_argument('--warmup', type=int, default=1, help='discarded rounds per measurement')
-    parser.add_argument('--img-size', type=int, default=256)
+    parser.add_argument('--img-size', type=int, default=256, help='image height (and width)')
+    parser.add_argument('--img-width', type=int, default=None,
+                        help='image width if not --img-size (the paper: 800 high, 1333 wide)')
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--num-gts', type=int, default=8, help='gt instances per image')
     parser.add_argument('--depth', type=int, default=18, choices=sorted(NECK_IN_CHANNELS))
@@ -336,6 +418,8 @@ def parse_args(argv=None):
                         help='RoIs of the classifier benchmark')
     parser.add_argument('--cls-iters', type=int, default=50,
                         help='rounds of the classifier benchmark')
+    parser.add_argument('--cls-autocast', nargs='*', default=[], choices=sorted(AUTOCAST_DTYPES),
+                        help='also time the classifier under torch.autocast with these dtypes')
     parser.add_argument('--out', default='docs/benchmarks/head_overhead.md',
                         help='markdown report; the raw numbers go to the same name with .json')
     parser.add_argument('--seed', type=int, default=0)
@@ -348,20 +432,27 @@ def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     models, not_shared = build_models(args.config, args.depth, args.num_classes, args.device,
                                       args.test_score_thr, args.test_max_per_img, args.seed)
-    batch = make_batch(args.batch_size, args.img_size, args.num_classes, args.num_gts, args.seed)
+    batch = make_batch(args.batch_size, args.img_size, args.num_classes, args.num_gts, args.seed,
+                       args.img_width)
     model_results = bench_models(models, batch, args.iters, args.warmup, args.device)
     in_features = models['stock'].roi_head.bbox_head[0].fc_cls.in_features
     classifier = bench_classifier(args.cls_rois, in_features, args.num_classes + 1, args.cls_iters,
                                   max(args.warmup, 1), args.device, args.seed)
+    autocast = {dtype: bench_classifier(args.cls_rois, in_features, args.num_classes + 1,
+                                        args.cls_iters, max(args.warmup, 1), args.device,
+                                        args.seed, autocast=dtype)
+                for dtype in args.cls_autocast}
     targets = dict(train=1.03, inference=1.02)
     shapes = model_results['checks']['prediction_shapes']
     results = dict(
         command=shlex.join(['python', 'benchmarks/head_overhead.py', *argv]),
         settings={k: getattr(args, k) for k in ('config', 'device', 'iters', 'warmup', 'img_size',
-                                                'batch_size', 'num_gts', 'depth', 'num_classes',
-                                                'test_score_thr', 'test_max_per_img', 'cls_rois',
-                                                'cls_iters', 'seed')},
+                                                'img_width', 'batch_size', 'num_gts', 'depth',
+                                                'num_classes', 'test_score_thr',
+                                                'test_max_per_img', 'cls_rois', 'cls_iters',
+                                                'cls_autocast', 'seed')},
         machine=machine(), not_shared=not_shared, models=model_results, classifier=classifier,
+        classifier_autocast=autocast,
         same_prediction_structure=same_structure(shapes['stock'], shapes['tde']),
         targets=dict(targets, train_met=model_results['train']['ratio'] <= targets['train'],
                      inference_met=model_results['inference']['ratio'] <= targets['inference']))

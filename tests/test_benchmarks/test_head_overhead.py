@@ -39,21 +39,37 @@ def test_models_share_weights(head_overhead):
     assert head_types['stock'] == ['Shared2FCBBoxHead'] * 3
 
 
+def test_make_batch_non_square(head_overhead):
+    batch = head_overhead.make_batch(2, 48, 5, 3, width=80)
+    assert [tuple(x.shape) for x in batch['inputs']] == [(3, 48, 80)] * 2
+    for sample in batch['data_samples']:
+        assert sample.metainfo['img_shape'] == (48, 80)
+        boxes = sample.gt_instances.bboxes
+        assert (boxes[:, 2] <= 79).all() and (boxes[:, 3] <= 47).all()
+        assert (boxes[:, 2:] > boxes[:, :2]).all()
+        assert sample.gt_instances.masks.masks.shape == (3, 48, 80)
+
+
 def test_report_at_tiny_size(head_overhead, tmp_path):
     out = tmp_path / 'head_overhead.md'
     results = head_overhead.main([
         '--device', 'cpu', '--iters', '2', '--warmup', '1', '--img-size', '64', '--depth', '18',
-        '--num-classes', '5', '--num-gts', '2', '--test-score-thr', '0.0', '--cls-rois', '16',
-        '--cls-iters', '2', '--out', str(out)
+        '--img-width', '80', '--num-classes', '5', '--num-gts', '2', '--test-score-thr', '0.0',
+        '--cls-rois', '16', '--cls-iters', '2', '--cls-autocast', 'bf16', '--out', str(out)
     ])
     table = out.read_text()
     saved = json.loads(out.with_suffix('.json').read_text())
     assert saved == json.loads(json.dumps(results))
     for row in ('training iteration', 'inference (test_step', 'classifier forward',
-                'classifier training', 'classifier inference', 'Machine:', 'Command: `python '):
+                'classifier training', 'classifier inference', 'Machine:', 'Command: `python ',
+                'classifier train, autocast bf16', '80x64 (width x height)'):
         assert row in table
+    amp = saved['classifier_autocast']['bf16']
+    assert amp['autocast'] == 'bf16' and saved['classifier']['autocast'] is None
+    assert saved['models']['memory'] is None  # GPU memory: CUDA only
     for section in (saved['models']['train'], saved['models']['inference'],
-                    *(saved['classifier'][k] for k in ('forward', 'train', 'inference'))):
+                    *(saved['classifier'][k] for k in ('forward', 'train', 'inference')),
+                    *(amp[k] for k in ('forward', 'train', 'inference'))):
         assert section[section['baseline']]['n'] == 2 and section[section['candidate']]['n'] == 2
         assert math.isfinite(section['ratio']) and section['ratio'] > 0
     checks = saved['models']['checks']
