@@ -48,7 +48,8 @@ def parse_args():
 
 def split_for(num_classes, directory):
     """A split of ``num_classes`` categories, every fifth one in phase II."""
-    from mmdet_tde.datasets.dual_phase_split import make_split, write_json_atomic
+    from mmdet_tde.datasets.dual_phase_split import make_split
+    from mmdet_tde.fileio import write_json_atomic
     path = osp.join(directory, f'split_{num_classes}.json')
     categories = [dict(id=i, name=f'c{i}', frequency='r' if i % 5 == 0 else 'f')
                   for i in range(1, num_classes + 1)]

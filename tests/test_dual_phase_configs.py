@@ -6,7 +6,8 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels, write_json_atomic
+from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels
+from mmdet_tde.fileio import write_json_atomic
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_phase*.py'))
 

@@ -28,7 +28,8 @@ from mmdet.registry import MODELS
 from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, feature_dataset,
                                               fresh_classifier_state, phase1_annotations,
                                               phase2_init_state, save_checkpoint_atomic)
-from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels, write_json_atomic
+from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
+from mmdet_tde.fileio import write_json_atomic
 from mmdet_tde.utils import load_checkpoint_file, load_tool_config, setup_cpu_distributed
 
 MEMORY_FILE = 'dual_phase_memory.json'

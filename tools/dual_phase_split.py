@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from mmdet_tde.datasets.dual_phase_split import make_split, write_json_atomic
+from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import write_json_atomic
 
 
 def parse_args():

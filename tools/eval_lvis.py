@@ -10,7 +10,7 @@ AR_fixed: top 10,000 detections per category, no per-image limit); --iou-type bo
 Boundary AP (masks matched by min(mask IoU, boundary IoU)). See docs/evaluation.md.
 """
 import argparse
-import json
+import os.path as osp
 import sys
 import time
 
@@ -20,6 +20,7 @@ from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
                                             load_results)
 from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table, save_report,
                                               summary_table)
+from mmdet_tde.fileio import check_output_path, write_json_atomic
 
 
 def parse_args(argv=None):
@@ -37,10 +38,24 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def check_outputs(args) -> None:
+    """Refuse --out / --report paths that cannot be written or would overwrite an input now,
+    not after minutes of evaluation."""
+    inputs = {osp.realpath(path) for path in (args.results, args.annotations)}
+    outputs = [('--out', args.out)] if args.out else []
+    if args.report:
+        outputs.append(('--report', f'{args.report}.{args.iou_type}_report.json'))
+    for what, path in outputs:
+        check_output_path(path, what)
+        if osp.realpath(path) in inputs:
+            raise ValueError(f'{what} {path} is an input file; writing it would destroy it')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.time()
     try:
+        check_outputs(args)
         gt = load_lvis_annotations(args.annotations)
         detections = load_results(args.results)
         evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
@@ -64,9 +79,8 @@ def main(argv=None) -> int:
             for path in save_report(result, args.report).values():
                 print(f'wrote {path}')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump({k: v for result in results for k, v in result.summary.items()}, f,
-                      indent=1)
+        write_json_atomic({k: v for result in results for k, v in result.summary.items()},
+                          args.out)
         print(f'wrote {args.out}')
     return 0
 

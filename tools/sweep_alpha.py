@@ -9,7 +9,6 @@ each alpha after the first relative to one full test pass (the first alpha's); w
 PNG plot to the work dir.
 """
 import argparse
-import json
 import os.path as osp
 
 from mmengine.config import DictAction
@@ -18,6 +17,7 @@ from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from mmdet_tde.apis import run_alpha_sweep
+from mmdet_tde.fileio import atomic_path, write_json_atomic
 from mmdet_tde.utils import alpha_arg, checkpoint_loading, load_tool_config, setup_cpu_distributed
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
@@ -73,7 +73,9 @@ def plot(result: dict, iou_types, path: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # Written beside ``path`` and renamed: an interrupted run never leaves half a PNG.
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -102,8 +104,7 @@ def main():
                 + ', '.join(f'{a:g}: {r:.2f}x' for a, r in
                             zip(result['alphas'][1:], result['extra_alpha_cost_ratio'])))
     json_path = osp.join(runner.work_dir, 'alpha_sweep.json')
-    with open(json_path, 'w') as f:
-        json.dump(result, f, indent=2, default=float)
+    write_json_atomic(result, json_path, indent=2, default=float)
     png_path = osp.join(runner.work_dir, 'alpha_sweep.png')
     plot(result, iou_types, png_path)
     logger.info(f'wrote {json_path} and {png_path}')

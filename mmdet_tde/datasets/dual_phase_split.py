@@ -99,12 +99,3 @@ def phase2_labels(split: dict) -> list:
     phase2 = set(split['phase2_category_ids'])
     return [label for label, cat_id in enumerate(all_ids) if cat_id in phase2]
 
-
-def write_json_atomic(data: dict, path: str) -> None:
-    """Write to a temporary file beside ``path`` and rename: never a truncated file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)

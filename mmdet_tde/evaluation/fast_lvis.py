@@ -34,6 +34,8 @@ from faster_coco_eval import COCO, COCOeval_faster
 from faster_coco_eval.core import mask as mask_utils
 from faster_coco_eval.core.cocoeval import Params
 
+from .lvis_input_checks import check_annotation_values, check_result_values, compress_rle
+
 IOU_TYPES = ('bbox', 'segm', 'boundary')
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
 # Fixed AP's numbers; its recall uses the top detections per category, not 300 per image.
@@ -96,6 +98,7 @@ def load_results(result_file: str) -> list:
 
 def check_lvis_annotations(dataset: dict) -> None:
     """Raise ValueError unless ``dataset`` carries the fields LVIS evaluation relies on."""
+    check_annotation_values(dataset)
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(dataset.get(key), list):
             raise ValueError(f"LVIS annotations need a list '{key}', got "
@@ -154,6 +157,7 @@ def check_results(results: Sequence[dict], gt: COCO, iou_type: str) -> None:
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
                          'boxes to all segmentation results or to none')
+    check_result_values(results, gt, iou_type)
     if iou_type in ('segm', 'boundary'):
         _check_segmentations(results, gt)
 
@@ -311,6 +315,8 @@ def _detection_area(det: dict) -> float:
     """A detection's area as both APIs take it: ``w * h`` of its box, else its mask's area."""
     if 'bbox' in det:
         return det['bbox'][2] * det['bbox'][3]
+    # An uncompressed RLE (list counts) without a box: area and box read compressed RLE.
+    det['segmentation'] = compress_rle(det['segmentation'])
     return float(mask_utils.area(det['segmentation']))
 
 

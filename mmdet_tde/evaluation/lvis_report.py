@@ -11,6 +11,7 @@ from typing import Dict, Optional
 
 from terminaltables import AsciiTable
 
+from ..fileio import atomic_open
 from .fast_lvis import LVISEvalResult
 
 _CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'num_gt', 'num_dets')
@@ -53,7 +54,8 @@ def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
     base = f'{prefix}.{result.name}'
     paths = dict(json=f'{base}_report.json', per_category_csv=f'{base}_per_category.csv',
                  per_frequency_csv=f'{base}_per_frequency.csv')
-    with open(paths['json'], 'w') as f:
+    # Each file complete or absent (never truncated), even if the run is interrupted.
+    with atomic_open(paths['json']) as f:
         json.dump(dict(iou_type=result.iou_type, summary=result.summary,
                        per_frequency=result.per_frequency, per_category=result.per_category),
                   f, indent=1)
@@ -69,7 +71,7 @@ def _metric_columns(rows, names) -> tuple:
 
 def _write_csv(path: str, rows, key_columns, names) -> None:
     columns = list(key_columns) + list(_metric_columns(rows, names))
-    with open(path, 'w', newline='') as f:
+    with atomic_open(path, newline='') as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
         writer.writeheader()
         writer.writerows(rows)

@@ -10,7 +10,8 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 
 from mmdet_tde.datasets import CATEGORIES
-from mmdet_tde.datasets.dual_phase_split import make_split, write_json_atomic
+from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import write_json_atomic
 from model_helpers import make_batch
 
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
@@ -97,8 +98,8 @@ def test_teacher_is_isolated_and_frozen(repo_root, phase_files):
     assert all(p.grad is None for p in teacher.parameters())
     for key, value in teacher.state_dict().items():
         assert torch.equal(value, phase_files['teacher_state'][key]), key
-    moved = model.state_dict()['roi_head.bbox_head.0.fc_cls.weight']
-    assert not torch.equal(moved, phase_files['teacher_state']['roi_head.bbox_head.0.fc_cls.weight'])
+    key = 'roi_head.bbox_head.0.fc_cls.weight'
+    assert not torch.equal(model.state_dict()[key], phase_files['teacher_state'][key])
 
 
 def test_phase2_losses_per_stage_match_the_equations(repo_root, phase_files):

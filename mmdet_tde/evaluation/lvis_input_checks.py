@@ -1,0 +1,452 @@
+"""Value checks of LVIS annotations and results that name the bad entry and field.
+
+A new user's mistakes otherwise surface as a pybind11 cast error deep in faster-coco-eval, a
+silently wrong AP (``True`` is category 1, ``1.0`` image 1) or a crash (an infinite polygon
+coordinate makes the rasteriser allocate without bound; RLE counts that do not add up to the
+mask make it read past its runs). The checks are cheap at LVIS scale (millions of detections):
+per-item work runs in C (``map``, ``set``, ``str.join``, numpy), and Python loops run only to
+find the first bad entry once a check has failed.
+"""
+from itertools import chain
+from operator import eq, itemgetter
+from typing import Callable, List, Sequence
+
+import numpy as np
+
+_MISSING = object()
+_INT_TYPES = (int, np.integer)
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+# Compressed RLE counts decoded per batch of this many characters (bounds the memory used).
+_RLE_CHARS_PER_BATCH = 1 << 22
+# One run of a compressed count takes at most this many characters (5 bits each): 60 bits,
+# far more than any mask needs and still exact in int64.
+_RLE_MAX_CHARS_PER_RUN = 12
+# Run lengths are clipped to this before summing, so that sums of garbage cannot overflow.
+_MAX_PIXELS = 1 << 36
+# Polygon coordinates may lie this many image sizes outside the image (rasterising cost grows
+# with the extent; coordinates further out are garbage, not a mask).
+_POLYGON_MARGIN = 1.0
+_POLYGON_FORMAT = '[[x1, y1, x2, y2, x3, y3, ...], ...]'
+_BAD_CHARACTERS = 'it has characters other than 0-9:;<=>?@A-Z[\\]^_`a-o'
+
+
+def check_annotation_values(dataset) -> None:
+    """Raise ValueError naming the first entry and field of an LVIS annotation dict that
+    LVIS evaluation cannot use: wrong types, missing boxes or image sizes, ids that are
+    duplicated or unknown, masks that do not fit their image."""
+    if not isinstance(dataset, dict):
+        hint = ' (is it a results file?)' if isinstance(dataset, list) else ''
+        raise ValueError("LVIS annotations must be a JSON object with 'images', 'annotations' "
+                         f"and 'categories', got a JSON {type(dataset).__name__}{hint}")
+    for key in ('images', 'annotations', 'categories'):
+        if not isinstance(dataset.get(key), list):
+            raise ValueError(f"LVIS annotations need a list '{key}', got "
+                             f'{type(dataset.get(key)).__name__}')
+    cats, imgs, anns = dataset['categories'], dataset['images'], dataset['annotations']
+    for what, items in (('categories', cats), ('images', imgs), ('annotations', anns)):
+        _check_dicts(items, what)
+    cat_ids = _unique_ids(cats, 'categories')
+    img_ids = _unique_ids(imgs, 'images')
+    heights = _values(imgs, 'images', 'height', _INT_TYPES, 'an integer > 0')
+    widths = _values(imgs, 'images', 'width', _INT_TYPES, 'an integer > 0')
+    for key, values in (('height', heights), ('width', widths)):
+        _first(imgs, 'images', key, [v <= 0 for v in values], 'allowed: an integer > 0')
+    known_cats = set(cat_ids)
+    for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+        lists = [img.get(key) for img in imgs]
+        if not set(map(type, lists)) <= {list}:
+            idx = next(i for i, v in enumerate(lists) if not isinstance(v, list))
+            raise ValueError(f"{_entry(imgs, 'images', idx)}: field '{key}' is missing or not "
+                             'a list; LVIS annotations list the negative and not-exhaustive '
+                             'categories of every image')
+        _known(imgs, 'images', key, lists, known_cats, 'a category id of the annotations',
+               nested=True)
+
+    _unique_ids(anns, 'annotations')
+    for key, known, allowed in (('image_id', set(img_ids), 'an image id of the annotations'),
+                                ('category_id', known_cats, 'a category id of the annotations')):
+        values = _values(anns, 'annotations', key, _INT_TYPES, f'an integer, {allowed}')
+        _known(anns, 'annotations', key, values, known, allowed)
+    boxes = _values(anns, 'annotations', 'bbox', (list, tuple), '[x, y, width, height]')
+    _check_boxes(boxes, anns, 'annotations')
+    with_segm = [i for i, ann in enumerate(anns) if 'segmentation' in ann]
+    if with_segm:
+        sizes = {img_id: [h, w] for img_id, h, w in zip(img_ids, heights, widths)}
+        _check_segmentations(
+            [anns[i]['segmentation'] for i in with_segm],
+            [anns[i]['image_id'] for i in with_segm], sizes,
+            lambda k: _entry(anns, 'annotations', with_segm[k]), min_polygon=4)
+
+
+def check_result_values(results: Sequence[dict], gt, iou_type: str) -> None:
+    """Raise ValueError naming the first detection and field with a value LVIS evaluation
+    would misread: numbers given as strings or booleans, ids that are not integers, masks
+    that do not fit their image. Runs after ``check_results``' checks of fields and ids."""
+    if len(results) == 0:
+        return
+    # ``check_results`` made sure every detection has these fields.
+    for key, types, allowed in (('image_id', _INT_TYPES, 'an integer image id'),
+                                ('category_id', _INT_TYPES, 'an integer category id'),
+                                ('score', _NUMBER_TYPES, 'a number')):
+        if not _types_ok(map(itemgetter(key), results), types):
+            _values(results, 'results', key, types, allowed)
+    if 'bbox' in results[0]:
+        _check_boxes(list(map(itemgetter('bbox'), results)), results, 'results',
+                     types_only=True)
+    if iou_type != 'bbox':
+        sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
+        _check_segmentations(list(map(itemgetter('segmentation'), results)),
+                             list(map(itemgetter('image_id'), results)), sizes,
+                             lambda k: f'results[{k}]', min_polygon=6)
+
+
+def compress_rle(segm):
+    """An uncompressed RLE (list counts) as compressed RLE; anything else unchanged.
+
+    For masks without a box, whose area and box are computed from the RLE by functions that
+    read compressed counts only.
+    """
+    if isinstance(segm, dict) and isinstance(segm.get('counts'), list):
+        from faster_coco_eval.core import mask as mask_utils
+        rle = mask_utils.frPyObjects(segm, *segm['size'])
+        counts = rle['counts']
+        return dict(size=list(segm['size']),
+                    counts=counts.decode() if isinstance(counts, bytes) else counts)
+    return segm
+
+
+def _entry(items, what: str, idx: int) -> str:
+    item = items[idx]
+    if isinstance(item, dict) and 'id' in item:
+        return f'{what}[{idx}] (id={item["id"]!r})'
+    return f'{what}[{idx}]'
+
+
+def _is_type(value, types) -> bool:
+    return isinstance(value, types) and not isinstance(value, (bool, np.bool_))
+
+
+def _types_ok(values, types) -> bool:
+    """Whether every value is an instance of ``types`` but no boolean; C-speed for lists."""
+    return all(issubclass(t, types) and not issubclass(t, (bool, np.bool_))
+               for t in set(map(type, values)))
+
+
+def _first(items, what, key, bad_flags, allowed):
+    """Raise for the first entry flagged in ``bad_flags``; does nothing if none is."""
+    bad = np.flatnonzero(np.asarray(bad_flags, dtype=bool))
+    if bad.size == 0:
+        return
+    idx = int(bad[0])
+    value = items[idx].get(key, _MISSING)
+    if value is _MISSING:
+        raise ValueError(f"{_entry(items, what, idx)} has no '{key}' field"
+                         f'{f" ({bad.size} entries lack it)" if bad.size > 1 else ""}')
+    raise ValueError(f"{_entry(items, what, idx)}: field '{key}' is {value!r}; {allowed}"
+                     f'{f" ({bad.size} entries affected)" if bad.size > 1 else ""}')
+
+
+def _check_dicts(items, what: str) -> None:
+    if not set(map(type, items)) <= {dict}:
+        idx = next(i for i, item in enumerate(items) if not isinstance(item, dict))
+        raise ValueError(f'{what}[{idx}] must be a JSON object (dict), got '
+                         f'{type(items[idx]).__name__}')
+
+
+def _values(items, what: str, key: str, types, allowed: str) -> list:
+    """``items[i][key]`` for every i, each an instance of ``types`` (never a boolean)."""
+    values = [item.get(key, _MISSING) for item in items]
+    if not _types_ok(values, types):
+        _first(items, what, key, [not _is_type(v, types) for v in values],
+               f'allowed: {allowed}')
+    return values
+
+
+def _unique_ids(items, what: str) -> list:
+    ids = _values(items, what, 'id', _INT_TYPES, 'an integer')
+    if len(set(ids)) != len(ids):
+        seen = {}
+        for idx, item_id in enumerate(ids):
+            if item_id in seen:
+                raise ValueError(f"{what}[{idx}]: field 'id' is {item_id}, the id of "
+                                 f'{what}[{seen[item_id]}] too; ids must be unique')
+            seen[item_id] = idx
+    return ids
+
+
+def _known(items, what, key, values, known: set, allowed: str, nested=False) -> None:
+    """Every id in ``values`` (lists of ids when ``nested``) is one of ``known``."""
+    if nested and not _types_ok(chain.from_iterable(values), _INT_TYPES):
+        _first(items, what, key, [not _types_ok(v, _INT_TYPES) for v in values],
+               f'allowed: a list of integers, {allowed}s')
+    if set(chain.from_iterable(values) if nested else values) <= known:
+        return
+    for idx, value in enumerate(values):
+        unknown = [v for v in value if v not in known] if nested else \
+            ([value] if value not in known else [])
+        if unknown:
+            has = f'lists {unknown[0]!r}' if nested else f'is {unknown[0]!r}'
+            raise ValueError(f"{_entry(items, what, idx)}: field '{key}' {has}, which is not "
+                             f'{allowed} ({len(known)} known)')
+
+
+def _check_boxes(boxes, items, what: str, types_only: bool = False) -> None:
+    """Boxes as 4 numbers (never strings or booleans); unless ``types_only``, also finite with
+    width and height >= 0 (``check_results`` checks those of results itself)."""
+    allowed = 'allowed: [x, y, width, height], 4 numbers'
+    try:
+        ok = set(map(type, boxes)) <= {list, tuple} and _types_ok(
+            chain.from_iterable(boxes), _NUMBER_TYPES)
+    except TypeError:
+        ok = False
+    if not ok:
+        _first(items, what, 'bbox', [
+            not (isinstance(b, (list, tuple)) and all(_is_type(v, _NUMBER_TYPES) for v in b))
+            for b in boxes], allowed)
+    if types_only:
+        return
+    lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
+    _first(items, what, 'bbox', lengths != 4, allowed)
+    arr = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    _first(items, what, 'bbox', ~np.isfinite(arr).all(axis=1), 'allowed: finite numbers')
+    _first(items, what, 'bbox', (arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')
+
+
+def _check_segmentations(segms: list, img_ids: list, sizes: dict, entry: Callable[[int], str],
+                         min_polygon: int) -> None:
+    """Each mask an RLE of its image's size whose counts add up to it, or polygons of finite
+    numbers near the image. ``entry(k)`` names ``segms[k]``; ``sizes`` maps image id to
+    (height, width)."""
+    if set(map(type, segms)) == {dict}:  # the usual case, at C speed
+        _check_rles(segms, list(map(sizes.__getitem__, img_ids)), img_ids, entry)
+        return
+    for idx, segm in enumerate(segms):
+        if not isinstance(segm, (dict, list)):
+            raise ValueError(f"{entry(idx)}: field 'segmentation' is neither an RLE dict nor a "
+                             f'list of polygons {_POLYGON_FORMAT}')
+    rles = [i for i, s in enumerate(segms) if isinstance(s, dict)]
+    polys = [i for i, s in enumerate(segms) if isinstance(s, list)]
+    if rles:
+        _check_rles([segms[i] for i in rles], [sizes[img_ids[i]] for i in rles],
+                    [img_ids[i] for i in rles], lambda k: entry(rles[k]))
+    if polys:
+        _check_polygons([segms[i] for i in polys], [sizes[img_ids[i]] for i in polys],
+                        [img_ids[i] for i in polys], lambda k: entry(polys[k]), min_polygon)
+
+
+def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
+    sizes = [rle.get('size', _MISSING) for rle in rles]
+    counts = [rle.get('counts', _MISSING) for rle in rles]
+    if id(_MISSING) in set(map(id, chain(sizes, counts))):
+        idx = next(k for k, (s, c) in enumerate(zip(sizes, counts))
+                   if s is _MISSING or c is _MISSING)
+        raise ValueError(f"{entry(idx)}: field 'segmentation' is an RLE without 'counts' and "
+                         "'size'; allowed: {'size': [height, width], 'counts': ...}")
+    # [443.0, 638] == [443, 638] in Python: types are checked apart from values.
+    try:
+        ok = all(map(eq, sizes, hws)) and _types_ok(chain.from_iterable(sizes), _INT_TYPES)
+    except TypeError:
+        ok = False
+    if not ok:
+        for idx, (size, hw) in enumerate(zip(sizes, hws)):
+            if not (isinstance(size, (list, tuple)) and len(size) == 2
+                    and all(_is_type(v, _INT_TYPES) for v in size) and list(size) == list(hw)):
+                shown = list(size) if isinstance(size, (list, tuple)) else repr(size)
+                raise ValueError(
+                    f"{entry(idx)}: field 'segmentation' has size {shown}, but image "
+                    f'{img_ids[idx]} is [{hw[0]}, {hw[1]}] ([height, width])')
+
+    count_types = set(map(type, counts))
+    if not count_types <= {str, bytes, list}:
+        idx = next(k for k, c in enumerate(counts) if not isinstance(c, (str, bytes, list)))
+        raise ValueError(f"{entry(idx)}: field 'segmentation' has counts of type "
+                         f'{type(counts[idx]).__name__}; allowed: a compressed RLE string or '
+                         'a list of run lengths')
+    area = np.array([h * w for h, w in hws], dtype=np.int64)
+    if list in count_types:
+        strings = [k for k, c in enumerate(counts) if not isinstance(c, list)]
+        lists = [k for k, c in enumerate(counts) if isinstance(c, list)]
+    else:
+        strings, lists = range(len(counts)), []
+    if strings:
+        texts = counts if len(strings) == len(counts) else [counts[k] for k in strings]
+        if bytes in count_types:
+            texts = [t.decode('latin-1') if isinstance(t, bytes) else t for t in texts]
+        sums, bad, reason = _compressed_sums(texts)
+        if bad is not None:
+            raise ValueError(f"{entry(strings[bad])}: field 'segmentation' has counts "
+                             f'{_short(texts[bad])} that are not a compressed RLE: {reason}')
+        _check_sums(sums, area[np.asarray(strings, dtype=np.int64)],
+                    [hws[k] for k in strings] if lists else hws, lambda k: entry(strings[k]))
+    if lists:
+        runs = [counts[k] for k in lists]
+        if not _types_ok(chain.from_iterable(runs), _INT_TYPES):
+            idx = next(k for k, r in enumerate(runs) if not _types_ok(r, _INT_TYPES))
+            value = next(v for v in runs[idx] if not _is_type(v, _INT_TYPES))
+            raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
+                             f'{value!r} in its counts; allowed: integers >= 0')
+        lengths = np.fromiter(map(len, runs), np.int64, count=len(runs))
+        try:
+            flat = np.fromiter(chain.from_iterable(runs), np.int64, count=int(lengths.sum()))
+        except OverflowError:
+            flat = np.array([min(max(int(v), -1), 1 << 62) for r in runs for v in r], np.int64)
+        owner = np.repeat(np.arange(len(runs)), lengths)
+        neg = np.flatnonzero(flat < 0)
+        if neg.size:
+            idx = int(owner[neg[0]])
+            raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
+                             f'{flat[neg[0]]} in its counts; allowed: integers >= 0')
+        sums = _sums_per_owner(np.minimum(flat, _MAX_PIXELS), lengths)
+        _check_sums(sums, area[lists], [hws[k] for k in lists], lambda k: entry(lists[k]))
+
+
+def _check_sums(sums, area, hws, entry) -> None:
+    bad = np.flatnonzero(sums != area)
+    if bad.size:
+        idx = int(bad[0])
+        h, w = hws[idx]
+        raise ValueError(f"{entry(idx)}: field 'segmentation' has RLE counts that add up to "
+                         f'{sums[idx]} pixels, not height x width = {h} x {w} = {h * w}')
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + '...')
+
+
+def _compressed_sums(texts: List[str]):
+    """Decode COCO's compressed RLE counts, all strings at once, as the C decoder reads them.
+
+    Each character carries 5 bits of a run (little end first), bit 0x20 says another
+    character follows and, in a run's last character, bit 0x10 is the sign; from the fourth
+    run on, the value is the difference to the run two before. Returns the pixel total of
+    every string, and the index of the first string that cannot be decoded with the reason
+    (or None, None).
+    """
+    lengths = np.fromiter(map(len, texts), np.int64, count=len(texts))
+    sums = np.zeros(len(texts), np.int64)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    start = 0
+    while start < len(texts):
+        stop = max(start + 1, int(np.searchsorted(bounds, bounds[start] + _RLE_CHARS_PER_BATCH,
+                                                  'right')) - 1)
+        bad, reason = _decode_batch(texts[start:stop], lengths[start:stop], sums[start:stop])
+        if bad is not None:
+            return sums, start + bad, reason
+        start = stop
+    return sums, None, None
+
+
+def _decode_batch(texts, lengths, sums):
+    """:func:`_compressed_sums` for one batch; fills ``sums`` in place.
+
+    Character-level work stays in uint8; only run-level arrays are int64.
+    """
+    text = ''.join(texts)
+    if not text.isascii():
+        bad = next(k for k, t in enumerate(texts) if not t.isascii())
+        return bad, _BAD_CHARACTERS
+    chars = np.frombuffer(text.encode('ascii'), np.uint8) - np.uint8(48)  # wraps below '0'
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    bad = np.flatnonzero(chars > 63)
+    if bad.size:
+        return int(np.searchsorted(offsets, bad[0], 'right') - 1), _BAD_CHARACTERS
+    end_pos = np.flatnonzero((chars & 0x20) == 0)
+    # Runs per string: ends up to its last character minus ends before its first one.
+    ends_before = np.searchsorted(end_pos, offsets)
+    runs_per_text = np.diff(ends_before)
+    nonempty = lengths > 0
+    truncated = np.flatnonzero(nonempty & ((chars[np.maximum(offsets[1:] - 1, 0)] & 0x20) != 0))
+    if truncated.size:
+        return int(truncated[0]), 'it ends in the middle of a run'
+    run_start = np.concatenate([[0], end_pos[:-1] + 1])
+    run_len = end_pos - run_start + 1
+    if run_len.size and run_len.max() > _RLE_MAX_CHARS_PER_RUN:
+        bad_run = np.argmax(run_len > _RLE_MAX_CHARS_PER_RUN)
+        return int(np.searchsorted(ends_before, bad_run, 'right') - 1), \
+            'a run is longer than any mask'
+    values = (chars[run_start] & 0x1f).astype(np.int64)
+    for k in range(1, int(run_len.max()) if run_len.size else 0):
+        longer = np.flatnonzero(run_len > k)
+        values[longer] |= (chars[run_start[longer] + k] & 0x1f).astype(np.int64) << (5 * k)
+    negative = np.flatnonzero(chars[end_pos] & 0x10)
+    values[negative] -= np.left_shift(1, 5 * run_len[negative])
+    # Runs from the fourth on add the run two before: the counts are cumulative sums per
+    # string of the odd runs and of the even runs from the third on. Wrap-around in int64
+    # cancels out in the differences, so garbage cannot overflow them; counts are clipped
+    # before summing (any that large fails the check anyway).
+    first_run, has_runs = ends_before[:-1], runs_per_text > 0
+    alternating = np.zeros(len(values), np.uint8)
+    alternating[1::2] = 1
+    odd = (alternating ^ np.repeat((first_run & 1).astype(np.uint8), runs_per_text)).view(bool)
+    even = ~odd
+    even[first_run[has_runs]] = False
+    first = values[first_run[has_runs]]
+    bad = [np.flatnonzero(has_runs)[np.argmax(first < 0)]] if (first < 0).any() else []
+    sums[has_runs] = np.minimum(first, _MAX_PIXELS)
+    for in_chain, per_text in ((odd, runs_per_text // 2),
+                               (even, np.maximum(runs_per_text - 1, 0) // 2)):
+        with np.errstate(over='ignore'):
+            total = np.cumsum(values[in_chain])
+            starts = np.cumsum(per_text) - per_text
+            counts = total - np.repeat(np.concatenate([[0], total])[starts], per_text)
+        negative = np.flatnonzero(counts < 0)
+        if negative.size:
+            bad.append(np.searchsorted(starts, negative[0], 'right') - 1)
+        sums += _sums_per_owner(np.minimum(counts, _MAX_PIXELS), per_text)
+    if bad:
+        return int(min(bad)), 'it decodes to a negative run length'
+    return None, None
+
+
+def _sums_per_owner(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sums of consecutive slices of ``values`` of the given lengths (0 for empty ones)."""
+    sums = np.zeros(len(lengths), np.int64)
+    nonempty = lengths > 0
+    if nonempty.any():
+        starts = np.cumsum(lengths) - lengths
+        sums[nonempty] = np.add.reduceat(values, starts[nonempty])
+    return sums
+
+
+def _check_polygons(segms: list, hws: list, img_ids: list, entry, min_polygon: int) -> None:
+    def refuse(idx):
+        raise ValueError(f"{entry(idx)}: field 'segmentation' is neither an RLE dict nor a "
+                         f'list of polygons {_POLYGON_FORMAT}')
+
+    per_segm = np.fromiter(map(len, segms), np.int64, count=len(segms))
+    if (per_segm == 0).any():
+        refuse(int(np.flatnonzero(per_segm == 0)[0]))
+    polygons = list(chain.from_iterable(segms))
+    poly_owner = np.repeat(np.arange(len(segms)), per_segm)
+    if not set(map(type, polygons)) <= {list}:
+        refuse(int(poly_owner[next(k for k, p in enumerate(polygons) if type(p) is not list)]))
+    poly_len = np.fromiter(map(len, polygons), np.int64, count=len(polygons))
+    bad = np.flatnonzero((poly_len < min_polygon) | (poly_len % 2 == 1))
+    if bad.size:
+        refuse(int(poly_owner[bad[0]]))
+    if not _types_ok(chain.from_iterable(polygons), _NUMBER_TYPES):
+        idx = next(k for k, segm in enumerate(segms)
+                   if not _types_ok(chain.from_iterable(segm), _NUMBER_TYPES))
+        value = next(v for v in chain.from_iterable(segms[idx])
+                     if not _is_type(v, _NUMBER_TYPES))
+        raise ValueError(f"{entry(idx)}: field 'segmentation' has a polygon coordinate "
+                         f'{value!r}; allowed: numbers')
+    coords = np.fromiter(chain.from_iterable(polygons), np.float64, count=int(poly_len.sum()))
+    coord_owner = np.repeat(poly_owner, poly_len)
+    bad = np.flatnonzero(~np.isfinite(coords))
+    if bad.size:
+        raise ValueError(f"{entry(int(coord_owner[bad[0]]))}: field 'segmentation' has a "
+                         f'polygon coordinate {coords[bad[0]]}; allowed: finite numbers')
+    # Every polygon has an even length, so even positions are x and odd ones y.
+    owner = coord_owner[0::2]
+    hw = np.asarray(hws, dtype=np.float64).reshape(-1, 2)[owner]
+    xy = np.stack([coords[0::2], coords[1::2]], axis=1)
+    limit = _POLYGON_MARGIN * hw[:, ::-1]
+    bad = np.flatnonzero(((xy < -limit) | (xy > hw[:, ::-1] + limit)).any(axis=1))
+    if bad.size:
+        idx = int(owner[bad[0]])
+        h, w = hws[idx]
+        raise ValueError(
+            f"{entry(idx)}: field 'segmentation' has a polygon point {xy[bad[0]].tolist()} far "
+            f'outside image {img_ids[idx]} ([height, width] = [{h}, {w}]); allowed: points '
+            'within one image size of the image')
