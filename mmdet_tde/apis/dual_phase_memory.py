@@ -19,7 +19,6 @@ from torch import nn
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
-from mmdet_tde.fileio import write_json_atomic
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
 
