@@ -4,7 +4,8 @@ The same detector (the mini-LVIS Cascade Mask R-CNN) and schedule, trained once 
 seed through tools/dist_train.sh, evaluated with tools/dist_test.sh (de-confound models: one pass
 of tools/dist_sweep_alpha.sh gives alpha 0, the de-confounded softmax, and the TDE alpha).
 
-Rows: the linear baseline; repeat-factor sampling (mmdet's ClassBalancedDataset); mmdet's Seesaw
+Rows: the linear baseline; repeat-factor sampling (mmdet's ClassBalancedDataset) and, as its
+control, the baseline trained for as many iterations; mmdet's Seesaw
 loss with and without repeat-factor sampling; de-confound and de-confound-TDE; dual-phase with the
 linear and with the TDE heads (phase I, tools/dual_phase_prepare.py, phase II); and the controls
 a dual-phase gain must beat: joint training (the baseline) followed by the same phase II,
