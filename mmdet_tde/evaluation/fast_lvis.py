@@ -162,6 +162,25 @@ def check_results(results: Sequence[dict], gt: COCO, iou_type: str) -> None:
         _check_segmentations(results, gt)
 
 
+def _top_per_group(results: Sequence[dict], key: str, max_dets: int) -> list:
+    """Keep the ``max_dets`` top-scoring results of every value of ``key``.
+
+    Ties at the cut keep the earlier result (a stable sort). Kept results stay in input order.
+    """
+    if len(results) == 0:
+        return []
+    groups = np.array([r[key] for r in results])
+    scores = np.array([r['score'] for r in results], dtype=np.float64)
+    order = np.lexsort((-scores, groups))  # by group, then decreasing score; stable on ties
+    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    if counts.max() <= max_dets:
+        return list(results)
+    rank = np.arange(len(order)) - np.repeat(starts, counts)
+    keep = np.zeros(len(results), dtype=bool)
+    keep[order[rank < max_dets]] = True
+    return [results[i] for i in np.flatnonzero(keep)]
+
+
 def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_IMAGE) -> list:
     """Keep the ``max_dets`` top-scoring detections of every image, as ``LVISResults`` does.
 
@@ -169,18 +188,7 @@ def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_I
     detections stay in input order: matching sorts them by score stably, so tied scores meet
     in the same relative order as in the LVIS API.
     """
-    if len(results) == 0:
-        return []
-    img_ids = np.array([r['image_id'] for r in results])
-    scores = np.array([r['score'] for r in results], dtype=np.float64)
-    order = np.lexsort((-scores, img_ids))  # by image, then decreasing score; stable on ties
-    _, starts, counts = np.unique(img_ids[order], return_index=True, return_counts=True)
-    if counts.max() <= max_dets:
-        return list(results)
-    rank = np.arange(len(order)) - np.repeat(starts, counts)
-    keep = np.zeros(len(results), dtype=bool)
-    keep[order[rank < max_dets]] = True
-    return [results[i] for i in np.flatnonzero(keep)]
+    return _top_per_group(results, 'image_id', max_dets)
 
 
 def limit_dets_per_category(results: Sequence[dict],
@@ -189,21 +197,9 @@ def limit_dets_per_category(results: Sequence[dict],
 
     Fixed AP's selection, made on the raw results as its authors make it: detections that LVIS
     later drops (unverified categories, area 0) still take their places. Ties at the cut keep
-    the earlier detection, as their stable ``sorted(..., reverse=True)`` does; kept detections
-    stay in input order.
+    the earlier detection, as their stable ``sorted(..., reverse=True)`` does.
     """
-    if len(results) == 0:
-        return []
-    cat_ids = np.array([r['category_id'] for r in results])
-    scores = np.array([r['score'] for r in results], dtype=np.float64)
-    order = np.lexsort((-scores, cat_ids))  # by category, then decreasing score; stable on ties
-    _, starts, counts = np.unique(cat_ids[order], return_index=True, return_counts=True)
-    if counts.max() <= max_dets:
-        return list(results)
-    rank = np.arange(len(order)) - np.repeat(starts, counts)
-    keep = np.zeros(len(results), dtype=bool)
-    keep[order[rank < max_dets]] = True
-    return [results[i] for i in np.flatnonzero(keep)]
+    return _top_per_group(results, 'category_id', max_dets)
 
 
 def evaluate_lvis(gt: COCO,
