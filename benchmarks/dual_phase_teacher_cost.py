@@ -11,8 +11,6 @@ activations: it runs under ``no_grad``), for the timed model and for the LVIS R1
     python benchmarks/dual_phase_teacher_cost.py            # about two minutes on 2 CPU cores
 """
 import argparse
-import json
-import os
 import os.path as osp
 import statistics
 import sys
@@ -26,6 +24,9 @@ from mmengine.optim import OptimWrapper
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
+
+from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import atomic_open, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
@@ -48,8 +49,6 @@ def parse_args():
 
 def split_for(num_classes, directory):
     """A split of ``num_classes`` categories, every fifth one in phase II."""
-    from mmdet_tde.datasets.dual_phase_split import make_split
-    from mmdet_tde.fileio import write_json_atomic
     path = osp.join(directory, f'split_{num_classes}.json')
     categories = [dict(id=i, name=f'c{i}', frequency='r' if i % 5 == 0 else 'f')
                   for i in range(1, num_classes + 1)]
@@ -108,7 +107,6 @@ def tensor_bytes(module):
 def main():
     args = parse_args()
     register_all_modules()
-    import mmdet_tde  # noqa: F401
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as directory:
         with_teacher, plain = models(directory)
@@ -154,16 +152,10 @@ def main():
               'timed interleaved on the same batch with the same weights.\n\n'
               + '\n'.join(rows) + '\n')
     print(report)
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    tmp = args.out + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_open(args.out) as f:
         f.write(report)
-    os.replace(tmp, args.out)
-    json_path = osp.splitext(args.out)[0] + '.json'
-    with open(json_path + '.tmp', 'w') as f:
-        json.dump(dict(seconds=times, median=med, teacher_mib=teacher_mb,
-                       lvis_teacher_mib=lvis_teacher_mb), f, indent=1)
-    os.replace(json_path + '.tmp', json_path)
+    write_json_atomic(dict(seconds=times, median=med, teacher_mib=teacher_mb,
+                           lvis_teacher_mib=lvis_teacher_mb), osp.splitext(args.out)[0] + '.json')
 
 
 if __name__ == '__main__':

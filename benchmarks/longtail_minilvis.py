@@ -32,6 +32,8 @@ import time
 import numpy as np
 from mmengine.config import Config
 
+from mmdet_tde.fileio import atomic_open, atomic_path, write_json_atomic
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = 'configs/minilvis'
 METRICS = ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf',
@@ -147,14 +149,6 @@ def git_commit():
     return out.stdout.strip() or 'unknown'
 
 
-def write_json(path, data):
-    """Write to a temporary file and rename, so an interrupted run leaves no partial file."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def latest_test_metrics(test_dir):
     runs = sorted(d for d in os.listdir(test_dir) if d[:8].isdigit())
     with open(osp.join(test_dir, runs[-1], runs[-1] + '.json')) as f:
@@ -209,8 +203,7 @@ def train_dual_phase(training, seed, cfgs, work_dir, args):
         with open(memory) as f:
             prepared = json.load(f)
         memory = osp.join(work_dir, 'empty_memory.json')
-        os.makedirs(work_dir, exist_ok=True)
-        write_json(memory, dict(prepared, exemplars={}))
+        write_json_atomic(dict(prepared, exemplars={}), memory)
     phase2_cfg.model.update(teacher_config=phase1_config, teacher_checkpoint=phase1_checkpoint)
     phase2_cfg.train_dataloader.dataset.memory_file = memory
     phase2_cfg.load_from = osp.join(memory_dir, 'dual_phase_phase2_init.pth')
@@ -243,8 +236,7 @@ def train_and_evaluate(training, seed, args):
                       timespec='seconds'),
                   results={row: {k.split('/')[-1]: v for k, v in m.items() if '/' in k}
                            for row, m in results.items()})
-    os.makedirs(args.runs_dir, exist_ok=True)
-    write_json(run_path, record)
+    write_json_atomic(record, run_path, sort_keys=True)
     print(f'[longtail] {training} seed {seed}: done in {train_s:.0f} s training, '
           f'{record["eval_seconds"]} s evaluation -> {run_path}', flush=True)
 
@@ -320,10 +312,9 @@ def plot(table, path):
     ax.set_title('mini-LVIS: long-tail methods, same detector and schedule')
     ax.legend(ncol=4, loc='upper left', fontsize=8)
     fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def write_report(args):
@@ -354,10 +345,8 @@ def write_report(args):
     plot(table, stem + '.png')
     sections.append(f'![mask AP per frequency group]({osp.basename(stem)}.png)')
     text = '\n\n'.join(sections) + '\n'
-    tmp = args.out + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_open(args.out) as f:
         f.write(text)
-    os.replace(tmp, args.out)
     print(text)
     print(f'[longtail] wrote {args.out}')
 

@@ -1,4 +1,6 @@
 """Float64 NumPy re-derivations of the paper's equations, written independently of mmdet_tde."""
+import math
+
 import numpy as np
 
 
@@ -48,3 +50,25 @@ def ref_bg_exempted(z, t):
     out = (1 - p[:, -1:]) * q / (1 - q[:, -1:])
     out[:, -1] = p[:, -1]
     return out
+
+
+# Dual-phase modeling, "Asynchronous Modeling: a dual-phase perspective for long-tailed
+# recognition" (ICLR 2021 submission, OpenReview u846Bqhry_), in plain Python floats.
+
+def ref_cos(a, b):
+    na, nb = math.sqrt(sum(v * v for v in a)), math.sqrt(sum(v * v for v in b))
+    if na == 0 or nb == 0:
+        return 0.0
+    return sum(x * y for x, y in zip(a, b)) / (na * nb)
+
+
+def ref_graph(z_old, z_new, reduction):
+    """Eq. 6-8 by hand: a_ji is normalised over the new nodes j for each old node i."""
+    n = len(z_old)
+    total = 0.0
+    for i in range(n):
+        e = [math.exp(ref_cos(z_old[i], z_new[j])) for j in range(n)]
+        mu = sum(e[j] / sum(e) * math.sqrt(sum((a - b) ** 2 for a, b in zip(z_old[i], z_new[j])))
+                 for j in range(n))
+        total += mu
+    return total if reduction == 'sum' else total / n

@@ -27,7 +27,8 @@ from mmdet.registry import MODELS
 
 from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, feature_dataset,
                                               fresh_classifier_state, phase1_annotations,
-                                              phase2_init_state, save_checkpoint_atomic)
+                                              phase2_init_state, save_checkpoint_atomic,
+                                              unwrapped_dataset_cfg)
 from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
 from mmdet_tde.fileio import write_json_atomic
 from mmdet_tde.utils import load_checkpoint_file, load_tool_config, setup_cpu_distributed
@@ -61,9 +62,7 @@ def parse_args():
 
 
 def train_dataset_cfg(cfg, split_file):
-    dataset = cfg.train_dataloader.dataset
-    while dataset.get('type') in ('ClassBalancedDataset', 'RepeatDataset'):
-        dataset = dataset.dataset
+    dataset = unwrapped_dataset_cfg(cfg.train_dataloader.dataset)
     if split_file is None and 'split_file' not in dataset:
         raise ValueError(f"{cfg.filename}: train_dataloader.dataset is {dataset.get('type')}, not "
                          'a dual-phase dataset with a split_file: give a phase-I config or '

@@ -8,7 +8,6 @@ are ordered by annotation id before selection: the memory is the same for any nu
 processes.
 """
 import json
-import os
 from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from torch import nn
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
+from mmdet_tde.fileio import atomic_path
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
 
@@ -43,10 +43,16 @@ def phase1_annotations(ann_file: str, split: dict) -> Dict[int, List[dict]]:
     return per_image
 
 
-def feature_dataset(dataset_cfg: dict, pipeline: list):
-    """The training images, unfiltered, through the test pipeline (no augmentation)."""
+def unwrapped_dataset_cfg(dataset_cfg: dict) -> dict:
+    """The dataset inside mmdet's sampling wrappers (repeat-factor sampling, repeats)."""
     while dataset_cfg.get('type') in ('ClassBalancedDataset', 'RepeatDataset'):
         dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
+def feature_dataset(dataset_cfg: dict, pipeline: list):
+    """The training images, unfiltered, through the test pipeline (no augmentation)."""
+    dataset_cfg = unwrapped_dataset_cfg(dataset_cfg)
     cfg = {k: v for k, v in dataset_cfg.items()
            if k not in ('split_file', 'phase', 'phase1_policy', 'memory_file')}
     cfg.update(type=cfg['type'].replace('DualPhase', ''), pipeline=pipeline, test_mode=True,
@@ -141,6 +147,5 @@ def phase2_init_state(state_dict: dict, fresh: Dict[str, torch.Tensor],
 
 
 def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
-    tmp = f'{path}.tmp{os.getpid()}'
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)

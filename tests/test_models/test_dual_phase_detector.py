@@ -13,6 +13,7 @@ from mmdet_tde.datasets import CATEGORIES
 from mmdet_tde.datasets.dual_phase_split import make_split
 from mmdet_tde.fileio import write_json_atomic
 from model_helpers import make_batch
+from reference import ref_graph
 
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
 PHASE2 = 'configs/minilvis/dual_phase/cascade_phase2_r18_minilvis.py'
@@ -54,19 +55,6 @@ def phase2_model(repo_root, files, **roi_head):
 def batch(model):
     data = make_batch(num_images=2, size=128, labels=((0, 12, 3), (17, 5)))
     return model.data_preprocessor(data, True)
-
-
-def reference_graph_loss(z_old, z_new):
-    """Eq. 6-8, mean over nodes, in float64 loops: mu_i = sum_j softmax_j(cos(z_i, zh_j)) |.|."""
-    z_old, z_new = z_old.double(), z_new.double()
-    total = 0.0
-    for i in range(len(z_old)):
-        sims = torch.stack([F.cosine_similarity(z_old[i], z_new[j], dim=0)
-                            for j in range(len(z_new))])
-        weights = torch.softmax(sims, dim=0)
-        total += sum(weights[j] * torch.linalg.norm(z_old[i] - z_new[j])
-                     for j in range(len(z_new)))
-    return total / len(z_old)
 
 
 def shared_fc_features(model, x, rois, stage):
@@ -126,7 +114,8 @@ def test_phase2_losses_per_stage_match_the_equations(repo_root, phase_files):
         for stage in range(3):
             z_new = shared_fc_features(model, x_new, gt_rois, stage)
             z_old = shared_fc_features(model.teacher, x_old, gt_rois, stage)
-            expected = lam * weights[stage] * reference_graph_loss(z_old, z_new)
+            expected = lam * weights[stage] * ref_graph(z_old.double().tolist(),
+                                                         z_new.double().tolist(), 'mean')
             assert float(losses[f's{stage}.loss_graph']) == pytest.approx(float(expected),
                                                                           rel=1e-4)
 

@@ -14,15 +14,9 @@ import pytest
 import torch
 
 from mmdet_tde.models.layers import graph_matching_loss, intra_margin_loss, select_exemplars
+from reference import ref_cos, ref_graph
 
 MODULE = Path(__file__).resolve().parents[2] / 'mmdet_tde' / 'models' / 'layers' / 'dual_phase.py'
-
-
-def ref_cos(a, b):
-    na, nb = math.sqrt(sum(v * v for v in a)), math.sqrt(sum(v * v for v in b))
-    if na == 0 or nb == 0:
-        return 0.0
-    return sum(x * y for x, y in zip(a, b)) / (na * nb)
 
 
 def ref_select(feats, num):
@@ -44,18 +38,6 @@ def ref_select(feats, num):
         z = [sum(p[k] * feats[m][t] for k, m in enumerate(chosen)) for t in range(d)]
         query = [c[t] + (c[t] - z[t]) for t in range(d)]
     return chosen
-
-
-def ref_graph(z_old, z_new, reduction):
-    """Eq. 6-8 by hand: a_ji is normalised over the new nodes j for each old node i."""
-    n = len(z_old)
-    total = 0.0
-    for i in range(n):
-        e = [math.exp(ref_cos(z_old[i], z_new[j])) for j in range(n)]
-        mu = sum(e[j] / sum(e) * math.sqrt(sum((a - b) ** 2 for a, b in zip(z_old[i], z_new[j])))
-                 for j in range(n))
-        total += mu
-    return total if reduction == 'sum' else total / n
 
 
 def ref_intra(scores, labels, margin, k):
