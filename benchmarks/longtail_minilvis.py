@@ -171,13 +171,16 @@ def evaluate(rows, config, checkpoint, work_dir, args):
 
 
 def train(cfg, work_dir, args):
-    """Train ``cfg`` in ``work_dir`` unless a checkpoint is there; its config and checkpoint."""
+    """Train ``cfg`` in ``work_dir`` unless its last epoch's checkpoint is there (an interrupted
+    training resumes from its latest checkpoint); its config and checkpoint."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     cfg.dump(config)
-    if not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
-        run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir],
-            args.port)
+    final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    if not osp.isfile(final):
+        resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
+        run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir,
+             *resume], args.port)
     return config, open(osp.join(work_dir, 'last_checkpoint')).read().strip()
 
 
