@@ -1,8 +1,9 @@
 """The de-confounded multi-head normalised classifier and TDE inference (pure PyTorch).
 
-Equation numbers refer to ``000_9f08259b63e41578.txt`` (the TDE paper); the normalisation
-family follows Eq. (1) of its supplement ``002_f5e2d7e9c642274e.txt``. Nothing here imports
-mmdet, so the layer can be used in any classifier.
+Equation numbers refer to "Long-Tailed Classification by Keeping the Good and Removing the Bad
+Momentum Causal Effect" (Tang, Huang, Zhang, NeurIPS 2020, arXiv:2009.12991); the normalisation
+family follows Eq. (1) of its supplementary material. Nothing here imports mmdet, so the layer can
+be used in any classifier.
 """
 import math
 import warnings
@@ -245,21 +246,17 @@ class CausalNormClassifier(nn.Module):
             cos = (xk * self.head_direction_unit().to(xk.dtype)).sum(dim=-1)
             return cos / xk.norm(dim=-1).clamp_min(torch.finfo(xk.dtype).tiny)
 
-    def counterfactual_logits(self, x: Tensor) -> Tensor:
-        """Logits of the head-direction part ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``.
-
-        This is Eq. (7) with the discriminative part of ``x`` set to zero while the normaliser keeps
-        ``||x^k||`` (the "null input" of Sec. 4.2), for any of the three norms. Per head it is a
-        rank-one term: ``(d_hat^k . x^k) / f(||x^k||)`` times ``(w_i^k . d_hat^k) / g(||w_i^k||)``.
-        """
-        return self.logits_and_counterfactual(x)[1]
-
     def logits_and_counterfactual(self, x: Tensor):
-        """``(deconfounded_logits(x), counterfactual_logits(x))`` from one normalisation of x and w.
+        """Eq. (7) logits and the counterfactual logits, from one normalisation of x and w.
 
-        Both TDE terms share the rescaled features and weights; a caller that tries several alphas
-        computes them once and combines them per alpha (Eq. 8 is linear in alpha). Computed in
-        float32 (float64 stays) whatever the input dtype or autocast.
+        The counterfactual logits are those of the head-direction part
+        ``d^k = cos(x^k, d_hat^k) ||x^k|| d_hat^k`` of ``x``: Eq. (7) with the discriminative part
+        set to zero while the normaliser keeps ``||x^k||`` (the "null input" of Sec. 4.2), for any
+        of the three norms. Per head it is a rank-one term: ``(d_hat^k . x^k) / f(||x^k||)`` times
+        ``(w_i^k . d_hat^k) / g(||w_i^k||)``. Both terms share the rescaled features and weights;
+        a caller that tries several alphas computes them once and combines them per alpha (Eq. 8
+        is linear in alpha). Computed in float32 (float64 stays) whatever the input dtype or
+        autocast.
         """
         problem = self.head_direction_problem()
         if problem is not None:
@@ -273,7 +270,7 @@ class CausalNormClassifier(nn.Module):
             return _logits_of_rescaled(xs, ws, self.tau), counterfactual
 
     def tde(self, x: Tensor, alpha: Optional[float] = None) -> Tensor:
-        """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual_logits(x)``."""
+        """Total Direct Effect logits (Eq. 8): ``z - alpha * counterfactual``."""
         alpha = self.resolve_alpha(alpha)
         logits, counterfactual = self.logits_and_counterfactual(x)
         return logits - alpha * counterfactual
