@@ -22,7 +22,7 @@ from importlib.metadata import version
 
 from mmdet_tde.evaluation import patch_lvis_numpy
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES, evaluate_lvis, load_lvis_annotations
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 # Set before forking: children read them from the inherited memory instead of a pickled copy.
 _ANN_FILE = None

@@ -19,7 +19,7 @@ from test_zero_area import _segm_case
 
 from mmdet_tde.evaluation.fast_lvis import (FIXED_METRIC_NAMES, METRIC_NAMES, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations)
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
 

@@ -13,7 +13,7 @@ from lvis_eval_helpers import (LVISResults, drop_categories, lvis_api_eval,
 from mmdet_tde.evaluation.fast_lvis import (METRIC_NAMES, check_results, evaluate_lvis,
                                             limit_dets_per_image, load_lvis_annotations,
                                             load_results)
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
 

@@ -15,7 +15,7 @@ from mmengine.logging import MMLogger
 from mmdet.registry import METRICS
 from mmdet_tde.evaluation import FastLVISMetric
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
 

@@ -19,7 +19,7 @@ from mmdet_tde.evaluation import FastLVISMetric
 from mmdet_tde.evaluation.fast_lvis import (FIXED_METRIC_NAMES, METRIC_NAMES, evaluate_lvis,
                                             evaluate_lvis_fixed, limit_dets_per_category,
                                             load_lvis_annotations)
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
 # The LVIS API's names for Fixed AP's numbers (its recall key carries max_dets = -1).

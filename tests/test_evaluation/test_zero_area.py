@@ -12,7 +12,7 @@ import pytest
 from lvis_eval_helpers import lvis_api_eval, lvis_api_per_category_ap
 
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES, evaluate_lvis, load_lvis_annotations
-from mmdet_tde.evaluation.synthetic_lvis import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
 

@@ -1,4 +1,4 @@
-"""Synthetic LVIS-style annotations and detections for the evaluation tests and benchmark.
+"""Synthetic LVIS-style annotations and detections for the evaluation tests and benchmarks.
 
 The data exercise every rule of LVIS evaluation: rare/common/frequent categories in LVIS v1's
 proportions, negative and not-exhaustive category lists, images without annotations, categories
