@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
+from helpers.models import make_batch
 from mmdet_tde.models import CausalNormPredictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,9 +168,6 @@ def record_tde_use(predictor, calls):
 @pytest.mark.parametrize('name', ['cascade_tde_r101', 'cascade_tde_x101_lvis-v0.5', 'htc_tde_r101',
                                   'mask-rcnn_tde_r50', 'mask-rcnn_tde_r101'])
 def test_shipped_config_trains_and_predicts(name):
-    import sys
-    sys.path.insert(0, str(REPO / "tests/test_models"))
-    from model_helpers import make_batch
     cfg = shrink(load(REPO / f'configs/lvis/{name}.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -1,13 +1,8 @@
 """The one-pass alpha sweep on HTC (no semantic branch) gives what HTC's own predict gives."""
-import sys
-from pathlib import Path
-
 import torch
 
+from helpers.models import build_model, make_batch, stock_htc_cfg
 from mmdet_tde.apis import AlphaSweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test_models'))
-from model_helpers import build_model, make_batch, stock_htc_cfg  # noqa: E402
 
 C = 5
 

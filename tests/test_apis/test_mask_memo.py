@@ -1,15 +1,11 @@
 """MaskMemo: the sweep's masks equal mmdet's predict_mask, computed once per (box, label)."""
 import copy
-import sys
-from pathlib import Path
 
 import torch
 from mmengine.structures import InstanceData
 
+from helpers.models import build_model, make_batch, stock_cascade_cfg
 from mmdet_tde.apis.alpha_sweep import MaskMemo
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'test_models'))
-from model_helpers import build_model, make_batch, stock_cascade_cfg  # noqa: E402
 
 C = 5
 

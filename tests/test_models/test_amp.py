@@ -12,7 +12,7 @@ import torch
 from mmdet.registry import MODELS
 
 from mmdet_tde.models.layers import CausalNormClassifier, background_exempted_probs
-from reference import ref_bg_exempted, ref_logits, ref_tde, softmax
+from helpers.reference import ref_bg_exempted, ref_logits, ref_tde, softmax
 
 LOGIT_TOL, PROB_TOL = 1e-4, 1e-5
 D, C, K, TAU, GAMMA, ALPHA = 256, 12, 2, 16.0, 1 / 32, 1.5

@@ -5,7 +5,7 @@ import torch
 
 from mmdet_tde.models.layers import (CausalNormClassifier, DeconfoundConv2d,
                                      background_exempted_probs)
-from reference import ref_bg_exempted, ref_logits, ref_tde
+from helpers.reference import ref_bg_exempted, ref_logits, ref_tde
 
 NORMS = ['deconfound', 'cosine', 'capsule']
 

@@ -11,9 +11,9 @@ from mmdet.structures.bbox import bbox2roi
 
 from mmdet_tde.datasets import CATEGORIES
 from mmdet_tde.datasets.dual_phase_split import make_split
+from helpers.models import make_batch
+from helpers.reference import ref_graph
 from mmdet_tde.fileio import write_json_atomic
-from model_helpers import make_batch
-from reference import ref_graph
 
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
 PHASE2 = 'configs/minilvis/dual_phase/cascade_phase2_r18_minilvis.py'

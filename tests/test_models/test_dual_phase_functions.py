@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mmdet_tde.models.layers import graph_matching_loss, intra_margin_loss, select_exemplars
-from reference import ref_cos, ref_graph
+from helpers.reference import ref_cos, ref_graph
 
 MODULE = Path(__file__).resolve().parents[2] / 'mmdet_tde' / 'models' / 'layers' / 'dual_phase.py'
 

@@ -6,7 +6,7 @@ from mmengine.hub import get_config
 
 from mmdet.registry import MODELS
 
-from model_helpers import build_model, make_batch, small_backbone, stock_cascade_cfg
+from helpers.models import build_model, make_batch, small_backbone, stock_cascade_cfg
 from mmdet_tde.models import CausalNormPredictor
 
 C = 5

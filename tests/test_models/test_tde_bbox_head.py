@@ -6,11 +6,11 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from model_helpers import (build_model, make_batch, stock_cascade_cfg, stock_htc_cfg,
-                           stock_mask_rcnn_cfg)
+from helpers.models import (build_model, make_batch, stock_cascade_cfg, stock_htc_cfg,
+                            stock_mask_rcnn_cfg)
+from helpers.reference import ref_bg_exempted, ref_logits, ref_tde, softmax
 from mmdet_tde.models import CausalNormPredictor
 from mmdet_tde.utils import set_tde_inference
-from reference import ref_bg_exempted, ref_logits, ref_tde, softmax
 
 C = 5
 

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.head_direction_hook import dump_path
 from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from head_direction_hook import dump_path  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STAGES = [f'roi_head.bbox_head.{s}.fc_cls.head_direction' for s in range(3)]
@@ -24,7 +22,8 @@ STAGES = [f'roi_head.bbox_head.{s}.fc_cls.head_direction' for s in range(3)]
 # the hook dumps every rank's head directions.
 CONFIG = """
 _base_ = '{base}'
-custom_imports = dict(imports=['mmdet_tde', 'head_direction_hook'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmdet_tde', 'helpers.head_direction_hook'],
+                      allow_failed_imports=False)
 custom_hooks = [dict(type='HeadDirectionDumpHook')]
 model = dict(train_cfg=dict(
     rpn_proposal=dict(nms_pre=200, max_per_img=100),
@@ -44,7 +43,8 @@ def free_port():
 def launch(paths, name, nproc, args, **env):
     """Start tools/dist_train.sh in its own process group; its output goes to NAME.log."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env)
-    env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parent),
+    # the hook is imported by the config as helpers.head_direction_hook
+    env['PYTHONPATH'] = os.pathsep.join([str(Path(__file__).resolve().parents[1]),
                                          env.get('PYTHONPATH', '')])
     cmd = ['bash', str(paths['repo'] / 'tools/dist_train.sh'), str(paths['config']), str(nproc),
            '--work-dir', str(paths['work']), *args]
