@@ -1,4 +1,5 @@
 """The shipped LVIS configs: the paper's settings, and real models built from them (shrunk)."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from mmdet.registry import MODELS
 
 from helpers.models import make_batch
 from mmdet_tde.models import CausalNormPredictor
+from mmdet_tde.utils import default_predictor_cfg, tde_bbox_heads
 
 REPO = Path(__file__).resolve().parents[1]
 LVIS_CONFIGS = sorted((REPO / 'configs/lvis').glob('*.py'))
@@ -77,6 +79,37 @@ def test_paper_settings(path):
             predictor = head.cls_predictor_cfg
             assert {k: predictor[k] for k in PAPER_PREDICTOR} == PAPER_PREDICTOR
             assert predictor.use_tde == ('tde' in path.stem)
+
+
+def test_predictor_defaults_have_one_home():
+    """The predictor's signature holds the paper's values; the TDE head's default predictor, the
+    configs' head swap and the README's listing are exactly those."""
+    defaults = default_predictor_cfg()
+    assert defaults == dict(type='CausalNormPredictor', use_tde=True, **PAPER_PREDICTOR)
+    head = MODELS.build(dict(type='TDEShared2FCBBoxHead', num_classes=5, in_channels=4,
+                             roi_feat_size=2, fc_out_channels=8))
+    options = {k: v for k, v in defaults.items() if k != 'type'}
+    assert {k: getattr(head.fc_cls, k) for k in options} == options
+    swapped = tde_bbox_heads(dict(type='Shared2FCBBoxHead', num_classes=5))
+    assert swapped['cls_predictor_cfg'] == defaults
+    listed = re.search(r"`(dict\(type='CausalNormPredictor'[^`]*)`",
+                       (REPO / 'README.md').read_text()).group(1)
+    assert eval(listed, {'dict': dict}) == defaults
+
+
+def test_tde_bbox_heads_swaps_convfc_heads_and_updates_tde_ones():
+    stock = [dict(type='Shared2FCBBoxHead', num_classes=3),
+             dict(type='Shared4Conv1FCBBoxHead', num_classes=3,
+                  cls_predictor_cfg=dict(type='Linear'))]
+    tde = tde_bbox_heads(stock)
+    assert [h['type'] for h in tde] == ['TDEShared2FCBBoxHead', 'TDEShared4Conv1FCBBoxHead']
+    assert all(h['cls_predictor_cfg'] == default_predictor_cfg() for h in tde)
+    assert all(h['num_classes'] == 3 for h in tde) and stock[0]['type'] == 'Shared2FCBBoxHead'
+    tuned = dict(tde[0], cls_predictor_cfg=dict(tde[0]['cls_predictor_cfg'], alpha=2.0))
+    off = tde_bbox_heads(tuned, use_tde=False)
+    assert off['cls_predictor_cfg'] == dict(default_predictor_cfg(), alpha=2.0, use_tde=False)
+    with pytest.raises(ValueError, match="no TDE box head replaces 'SABLHead'"):
+        tde_bbox_heads(dict(type='SABLHead'))
 
 
 class FakeRunner:

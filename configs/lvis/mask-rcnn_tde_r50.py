@@ -2,7 +2,7 @@
 # 8 GPUs x 2 images: tools/dist_train.sh configs/lvis/mask-rcnn_tde_r50.py 8
 # Box regression stays class-specific as in mmdet's Mask R-CNN: with one stage, the box refined
 # for a detection's label does not depend on alpha.
-_base_ = ['./mask-rcnn_baseline_r50.py', '../_base_/models/tde_predictor.py']
-model = dict(
-    roi_head=dict(
-        bbox_head=dict(type='TDEShared2FCBBoxHead', cls_predictor_cfg=_base_.tde_predictor)))
+_base_ = './mask-rcnn_baseline_r50.py'
+from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
+
+model = dict(roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head)))

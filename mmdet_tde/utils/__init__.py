@@ -1,10 +1,11 @@
 from .checkpoint import (CheckpointError, UnsafeCheckpointError, checkpoint_loading,
                          load_checkpoint_file, trusted_checkpoint_types)
-from .runtime import load_tool_config, setup_cpu_distributed
-from .tde_options import TDE_HEAD_TYPES, alpha_arg, set_tde_inference
+from .cli import alpha_arg, load_tool_config, setup_cpu_distributed
+from .tde_config import (TDE_HEAD_TYPES, default_predictor_cfg, set_tde_inference,
+                         tde_bbox_heads)
 
 __all__ = [
     'CheckpointError', 'UnsafeCheckpointError', 'checkpoint_loading', 'load_checkpoint_file',
     'trusted_checkpoint_types', 'load_tool_config', 'setup_cpu_distributed', 'TDE_HEAD_TYPES',
-    'alpha_arg', 'set_tde_inference'
+    'alpha_arg', 'default_predictor_cfg', 'set_tde_inference', 'tde_bbox_heads'
 ]

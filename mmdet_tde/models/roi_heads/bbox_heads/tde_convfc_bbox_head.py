@@ -5,17 +5,6 @@ from mmdet.registry import MODELS
 
 from .causal_norm_predictor import CausalNormPredictor
 
-DEFAULT_PREDICTOR = dict(
-    type='CausalNormPredictor',
-    num_heads=2,
-    tau=16.0,
-    gamma=1 / 32,
-    alpha=1.5,
-    momentum=0.9,
-    norm='deconfound',
-    use_tde=True,
-    background_exempted=True)
-
 
 class TDEBBoxHeadMixin:
     """Makes a ConvFC box head train the head direction and infer with TDE.
@@ -23,10 +12,12 @@ class TDEBBoxHeadMixin:
     Works inside mmdet's RoI heads that compute the box loss with :meth:`loss` on the RoIs of the
     head's last forward: ``StandardRoIHead``, ``CascadeRoIHead``, ``HybridTaskCascadeRoIHead``
     (through ``loss_and_target``) and ``PISARoIHead`` (which calls ``loss`` directly). The head
-    direction is updated from the targets they pass, in training mode only.
+    direction is updated from the targets they pass, in training mode only. The predictor's
+    hyper-parameters default to its signature's, the paper's LVIS values.
     """
 
-    def __init__(self, *args, cls_predictor_cfg=DEFAULT_PREDICTOR, init_cfg=None, **kwargs):
+    def __init__(self, *args, cls_predictor_cfg=dict(type='CausalNormPredictor'), init_cfg=None,
+                 **kwargs):
         # mmdet's BBoxHead first builds fc_cls for the flattened RoI feature and ConvFCBBoxHead
         # rebuilds it for the last cls layer: building the predictor only once the real input
         # size is known keeps num_heads from being checked against the first.

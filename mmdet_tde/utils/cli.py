@@ -1,4 +1,5 @@
-"""Runtime fixes the tools apply before building mmengine's Runner."""
+"""What the command-line tools in ``tools/`` share; the library itself does not use it."""
+import argparse
 import datetime
 import os
 from typing import Optional
@@ -7,6 +8,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
+
+from mmdet_tde.models.layers.options import check_option
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -49,3 +52,11 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict] = N
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('./work_dirs', os.path.splitext(os.path.basename(config))[0])
     return cfg
+
+
+def alpha_arg(text: str) -> float:
+    """argparse ``type=`` for alpha: a bad value is a usage error (exit 2), not a traceback."""
+    try:
+        return check_option('alpha', float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None

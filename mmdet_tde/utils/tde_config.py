@@ -1,0 +1,82 @@
+"""TDE box heads in mmdet configs: the head swap of the shipped configs, and changing the
+inference settings of a config's TDE heads without retraining (``tools/test.py``)."""
+import inspect
+from typing import Optional
+
+from mmengine.config import Config
+
+from mmdet_tde.models.layers import CausalNormClassifier
+from mmdet_tde.models.layers.options import check_option
+from mmdet_tde.models.roi_heads.bbox_heads import CausalNormPredictor
+
+# mmdet's ConvFC box heads and their TDE drop-in replacements.
+TDE_HEAD_OF = dict(ConvFCBBoxHead='TDEConvFCBBoxHead', Shared2FCBBoxHead='TDEShared2FCBBoxHead',
+                   Shared4Conv1FCBBoxHead='TDEShared4Conv1FCBBoxHead')
+TDE_HEAD_TYPES = tuple(TDE_HEAD_OF.values())
+
+
+def default_predictor_cfg() -> dict:
+    """``CausalNormPredictor`` with every hyper-parameter at its default (the paper's LVIS values).
+
+    Read from the signatures, their one home, and written out so that a config records them.
+    """
+    defaults = {}
+    for cls in reversed(CausalNormPredictor.__mro__):
+        if issubclass(cls, CausalNormClassifier) and '__init__' in vars(cls):
+            defaults.update((name, p.default)
+                            for name, p in inspect.signature(cls.__init__).parameters.items()
+                            if p.default is not p.empty)
+    return dict(type=CausalNormPredictor.__name__, **defaults)
+
+
+def tde_bbox_heads(bbox_head, **predictor):
+    """A box head config, or a cascade's list of them, as TDE heads with ``predictor`` options.
+
+    mmdet's ConvFC heads become their TDE namesakes with :func:`default_predictor_cfg`; TDE heads
+    keep their predictor config. Either way ``predictor`` updates it, e.g. ``use_tde=False``.
+    A config imports this after its ``_base_`` line: mmengine reads a config that starts with an
+    import as a new-style (lazy-import) config, which cannot inherit the shipped ones.
+    """
+    if isinstance(bbox_head, (list, tuple)):
+        return [tde_bbox_heads(head, **predictor) for head in bbox_head]
+    head_type = bbox_head['type']
+    if head_type in TDE_HEAD_TYPES:
+        base = bbox_head.get('cls_predictor_cfg', default_predictor_cfg())
+    elif head_type in TDE_HEAD_OF:
+        base = default_predictor_cfg()
+    else:
+        raise ValueError(f'no TDE box head replaces {head_type!r}; supported: '
+                         f'{sorted(TDE_HEAD_OF)} and their TDE heads')
+    return dict(bbox_head, type=TDE_HEAD_OF.get(head_type, head_type),
+                cls_predictor_cfg=dict(base, **predictor))
+
+
+def _tde_heads(node):
+    if isinstance(node, dict):
+        if node.get('type') in TDE_HEAD_TYPES:
+            yield node
+        for value in node.values():
+            yield from _tde_heads(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _tde_heads(value)
+
+
+def set_tde_inference(cfg: Config, alpha: Optional[float] = None, use_tde: Optional[bool] = None,
+                      background_exempted: Optional[bool] = None) -> int:
+    """Set alpha / TDE on-off / background exemption in all TDE box heads of ``cfg.model``.
+
+    Returns the number of heads changed; raises if the model has none, so that a flag given to a
+    baseline config is not silently ignored.
+    """
+    updates = dict(alpha=alpha, use_tde=use_tde, background_exempted=background_exempted)
+    updates = {k: check_option(k, v) for k, v in updates.items() if v is not None}
+    heads = list(_tde_heads(cfg.model))
+    if not heads:
+        raise ValueError(f'the config has no TDE box head (types {TDE_HEAD_TYPES}): '
+                         'TDE options do not apply')
+    for head in heads:
+        if 'cls_predictor_cfg' not in head:
+            head['cls_predictor_cfg'] = default_predictor_cfg()
+        head['cls_predictor_cfg'].update(updates)
+    return len(heads)
