@@ -178,15 +178,39 @@ def test_wrong_predictor_type_is_rejected():
                           cls_predictor_cfg=dict(type='Linear')))
 
 
-@pytest.mark.parametrize('head_type', ['TDEConvFCBBoxHead', 'TDEShared4Conv1FCBBoxHead'])
-def test_other_head_types_build_and_score(head_type):
-    extra = dict(num_shared_fcs=1, num_cls_fcs=1) if head_type == 'TDEConvFCBBoxHead' else {}
-    head = MODELS.build(dict(type=head_type, num_classes=C, in_channels=8, roi_feat_size=4,
-                             fc_out_channels=16, conv_out_channels=8,
-                             cls_predictor_cfg=dict(type='CausalNormPredictor', num_heads=4,
-                                                    alpha=0.5), **extra))
-    cls_score, bbox_pred = head(torch.randn(3, 8, 4, 4))
-    assert cls_score.shape == (3, C + 1) and head.fc_cls.num_heads == 4
+@pytest.mark.parametrize('head_type', ['ConvFCBBoxHead', 'Shared4Conv1FCBBoxHead'])
+def test_other_head_types_score_stock_features_by_eq7_and_eq9(head_type):
+    """Against mmdet's own head of the same type and weights: its features through Eq. (7) in
+    training and Eq. (9) at inference (float64 references), the same box regression."""
+    extra = dict(num_shared_fcs=1, num_cls_fcs=1) if head_type == 'ConvFCBBoxHead' else {}
+    cfg = dict(type=head_type, num_classes=C, in_channels=8, roi_feat_size=4, fc_out_channels=64,
+               conv_out_channels=8, **extra)
+    torch.manual_seed(0)
+    stock = MODELS.build(cfg)
+    head = MODELS.build(dict(cfg, type='TDE' + head_type, cls_predictor_cfg=dict(
+        type='CausalNormPredictor', num_heads=4, alpha=0.5)))
+    stock_params = dict(stock.named_parameters())
+    with torch.no_grad():
+        for name, param in head.named_parameters():
+            if not name.startswith('fc_cls.'):
+                param.copy_(stock_params[name])
+        head.fc_cls.head_direction.copy_(torch.rand(64) + 0.1)
+    features = []
+    stock.fc_cls.register_forward_hook(lambda m, args, out: features.append(args[0].double()))
+    x = torch.randn(3, 8, 4, 4)
+    with torch.no_grad():
+        _, stock_boxes = stock(x)
+        head.train()
+        logits, boxes = head(x)
+        head.eval()
+        scores, _ = head(x)
+    p = head.fc_cls
+    w, d = p.weight.detach().double().numpy(), p.head_direction.double().numpy()
+    z = ref_logits(features[0].numpy(), w, 4, p.tau, p.gamma)
+    np.testing.assert_allclose(logits.double().numpy(), z, rtol=1e-5, atol=1e-5)
+    expected = ref_bg_exempted(z, ref_tde(features[0].numpy(), w, d, 4, p.tau, p.gamma, 0.5))
+    np.testing.assert_allclose(torch.softmax(scores.double(), -1).numpy(), expected, atol=2e-6)
+    assert torch.equal(boxes, stock_boxes)
 
 
 def test_set_tde_inference_on_shipped_config(repo_root):

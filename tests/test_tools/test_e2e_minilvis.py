@@ -62,32 +62,47 @@ def _test_metrics(trained, *args):
         return json.load(f)
 
 
-def test_test_tool_and_alpha_sweep_agree(trained):
-    alpha = 0.8
+SWEPT_ALPHAS = (0.0, 0.8, 3.0)
+
+
+@pytest.fixture(scope='module')
+def sweep(trained):
+    """The distributed one-pass sweep (2 gloo processes) of the trained checkpoint."""
+    sweep_dir = trained['work'] / 'sweep'
+    run(['bash', str(trained['repo'] / 'tools/dist_sweep_alpha.sh'),
+         str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'), '2',
+         '--alphas', *map(str, SWEPT_ALPHAS), '--work-dir', str(sweep_dir)], cwd=trained['root'])
+    with open(sweep_dir / 'alpha_sweep.json') as f:
+        result = json.load(f)
+    assert result['alphas'] == list(SWEPT_ALPHAS)
+    return dict(result, dir=sweep_dir)
+
+
+def lvis_metrics(metrics):
+    return {k: v for k, v in metrics.items() if k.startswith('lvis/')}
+
+
+def test_test_tool_and_alpha_sweep_agree(trained, sweep):
+    alpha = SWEPT_ALPHAS[1]
     tested = _test_metrics(trained, '--tde-alpha', str(alpha))
     for key in ('lvis/bbox_AP', 'lvis/bbox_APr', 'lvis/segm_AP', 'lvis/segm_APf'):
         assert key in tested and -1 <= tested[key] <= 1
-    sweep_dir = trained['work'] / 'sweep'
-    # Distributed sweep (2 gloo processes) against the single-process tools/test.py.
-    run(['bash', str(trained['repo'] / 'tools/dist_sweep_alpha.sh'),
-         str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'), '2',
-         '--alphas', '0', str(alpha), '3', '--work-dir', str(sweep_dir)], cwd=trained['root'])
-    with open(sweep_dir / 'alpha_sweep.json') as f:
-        sweep = json.load(f)
-    assert sweep['alphas'] == [0.0, alpha, 3.0]
+    # Distributed sweep against the single-process tools/test.py.
     swept = sweep['metrics'][1]
-    for key, value in tested.items():
-        if key.startswith('lvis/'):
-            assert swept[key] == pytest.approx(value, abs=1e-6), key
-    assert osp.isfile(sweep_dir / 'alpha_sweep.png')
+    for key, value in lvis_metrics(tested).items():
+        assert swept[key] == pytest.approx(value, abs=1e-6), key
+    assert osp.isfile(sweep['dir'] / 'alpha_sweep.png')
     assert len(sweep['mean_cos_head_direction']) == 3
     assert all(-1 <= c <= 1 for c in sweep['mean_cos_head_direction'])
     assert len(sweep['extra_alpha_cost_ratio']) == 2
     assert all(r > 0 for r in sweep['extra_alpha_cost_ratio'])
 
 
-def test_test_tool_switches_tde_off_without_retraining(trained):
-    off = _test_metrics(trained, '--tde', 'off')
-    on = _test_metrics(trained, '--tde-alpha', '3')
-    keys = [k for k in off if k.startswith('lvis/') and k.endswith(('_AP', '_APr', '_APf'))]
-    assert keys and any(not np.isclose(off[k], on[k]) for k in keys)
+def test_test_tool_switches_tde_off_without_retraining(trained, sweep):
+    """--tde off gives the sweep's alpha-0 row (TDE off), which TDE at alpha 3 changes."""
+    off = lvis_metrics(_test_metrics(trained, '--tde', 'off'))
+    alpha0, alpha3 = sweep['metrics'][0], sweep['metrics'][2]
+    assert off
+    for key, value in off.items():
+        assert alpha0[key] == pytest.approx(value, abs=1e-6), key
+    assert any(not np.isclose(alpha0[k], alpha3[k]) for k in off)
