@@ -1,18 +1,25 @@
 """Time the LVIS API against mmdet_tde's fast LVIS evaluation on synthetic LVIS-scale data.
 
-Both evaluate the same in-memory detections of the same annotation file; each runs in its own
-forked process (so neither pays for the other's memory) and reports its metrics back. Printed
-per scale: annotation loading and evaluation times, the speed-up, and the largest absolute
-difference over AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300.
+Both evaluate the same detections of the same annotation file. Every evaluation runs in its
+own fresh process(es), which load the annotation file and their detections from disk first,
+so the peak memory reported is each process's own. The fast evaluation runs in one process
+and, with ``--nproc``, shared between N processes (each starts with its share of the images'
+detections in memory, as in a distributed test, and evaluates a share of the categories).
+Printed per scale: loading and evaluation times, speed-ups, peak memory per process, and the
+largest absolute difference over AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300 (against
+the LVIS API, or against one process with ``--skip-lvis-api``).
 
     python benchmarks/lvis_eval_speed.py                       # default scale, a few minutes
     python benchmarks/lvis_eval_speed.py --images 1000 5000 --mask-images 250 1000 \
         --markdown docs/benchmarks/lvis_eval_speed.md
+    python benchmarks/lvis_eval_speed.py --images 19809 --mask-images 19809 \
+        --mask-dets-per-image 300 --nproc 1 2 --skip-lvis-api \
+        --markdown docs/benchmarks/lvis_eval_speed_full.md    # LVIS v1 val size
 """
 import argparse
-import json
 import multiprocessing
 import os
+import pickle
 import platform
 import resource
 import sys
@@ -21,12 +28,10 @@ import time
 from importlib.metadata import version
 
 from mmdet_tde.evaluation import patch_lvis_numpy
+from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES, evaluate_lvis, load_lvis_annotations
+from mmdet_tde.fileio import atomic_open, write_json_atomic
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
-
-# Set before forking: children read them from the inherited memory instead of a pickled copy.
-_ANN_FILE = None
-_DETS = None
 
 
 def parse_args():
@@ -39,73 +44,123 @@ def parse_args():
                         help='mask benchmark: number of images, one run per value')
     parser.add_argument('--mask-dets-per-image', type=int, default=100)
     parser.add_argument('--categories', type=int, default=1203)
+    parser.add_argument('--nproc', type=int, nargs='+', default=[1],
+                        help='process counts of the fast evaluation (the first is the '
+                        'reference of the speed-ups)')
+    parser.add_argument('--skip-lvis-api', action='store_true',
+                        help='do not run the LVIS API (hours and tens of GiB at full scale)')
     parser.add_argument('--markdown', help='also write the results as a markdown page here')
+    parser.add_argument('--json', default='work_dirs/lvis_eval_speed.json',
+                        help='the measurements as JSON')
     return parser.parse_args()
 
 
-def _run_lvis_api(iou_type):
+def _peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _lvis_api_worker(ann_file, dets_file, iou_type, outbox):
     patch_lvis_numpy()
     from lvis import LVIS, LVISEval, LVISResults
+    with open(dets_file, 'rb') as f:
+        dets = pickle.load(f)
     start = time.perf_counter()
-    gt = LVIS(_ANN_FILE)
+    gt = LVIS(ann_file)
     loaded = time.perf_counter()
-    lvis_eval = LVISEval(gt, LVISResults(gt, _DETS), iou_type)
+    lvis_eval = LVISEval(gt, LVISResults(gt, dets), iou_type)
     lvis_eval.run()
     done = time.perf_counter()
-    return loaded - start, done - loaded, {k: float(v) for k, v in lvis_eval.results.items()}
+    outbox.put((0, loaded - start, done - loaded, _peak_gib(),
+                {k: float(v) for k, v in lvis_eval.results.items()}))
 
 
-def _run_fast(iou_type):
+def _fast_worker(rank, nproc, store, ann_file, shard_file, iou_type, outbox):
+    import torch.distributed as dist
+
+    from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
+    with open(shard_file.format(rank=rank), 'rb') as f:
+        share, order = pickle.load(f)
     start = time.perf_counter()
-    gt = load_lvis_annotations(_ANN_FILE)
+    gt = load_lvis_annotations(ann_file)
     loaded = time.perf_counter()
-    result = evaluate_lvis(gt, _DETS, iou_type)
+    group = SingleProcess()
+    if nproc > 1:
+        dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+                                world_size=nproc)
+        group = TorchProcessGroup()
+        group.all_gather(None)  # all start together
+    begin = time.perf_counter()
+    result = evaluate_lvis(gt, share, iou_type, group=group, order=order)
     done = time.perf_counter()
-    return loaded - start, done - loaded, result.summary
+    outbox.put((rank, loaded - start, done - begin, _peak_gib(),
+                None if result is None else result.summary))
+    if nproc > 1:
+        dist.destroy_process_group()
 
 
-def _in_child(fn, iou_type):
-    """Run ``fn`` in a forked process; return its result and peak memory."""
-    recv, send = multiprocessing.Pipe(duplex=False)
+def _in_processes(target, nproc, *args):
+    """Run ``target`` in ``nproc`` fresh processes: rank 0's (load s, evaluate s, metrics)
+    and every process's peak memory."""
+    ctx = multiprocessing.get_context('spawn')
+    outbox = ctx.Queue()
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = (os.path.join(tmp, 'store'), ) if target is _fast_worker else ()
+        procs = [ctx.Process(target=target,
+                             args=((rank, nproc) if target is _fast_worker else ()) + extra +
+                             args + (outbox, )) for rank in range(nproc)]
+        for proc in procs:
+            proc.start()
+        replies = sorted(outbox.get() for _ in procs)
+        for proc in procs:
+            proc.join()
+    _, load_s, eval_s, _, metrics = replies[0]
+    return load_s, eval_s, metrics, [r[3] for r in replies]
 
-    def target():
-        out = fn(iou_type)
-        send.send(out + (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, ))
 
-    proc = multiprocessing.get_context('fork').Process(target=target)
-    proc.start()
-    out = recv.recv()
-    proc.join()
-    return out
-
-
-def bench(iou_type, num_images, dets_per_image, num_categories, tmp_dir):
-    global _ANN_FILE, _DETS
+def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
     start = time.perf_counter()
-    gt = make_lvis_annotations(num_images, num_categories, seed=num_images)
-    _DETS = make_lvis_detections(gt, iou_type, dets_per_image, seed=num_images + 1)
-    _ANN_FILE = os.path.join(tmp_dir, f'lvis_synthetic_{num_images}.json')
-    with open(_ANN_FILE, 'w') as f:
-        json.dump(gt, f)
-    print(f'[{iou_type}] {num_images} images, {len(gt["annotations"])} instances, '
-          f'{len(_DETS)} detections: generated in {time.perf_counter() - start:.0f} s',
+    gt = make_lvis_annotations(num_images, args.categories, seed=num_images)
+    dets = make_lvis_detections(gt, iou_type, dets_per_image, seed=num_images + 1)
+    ann_file = os.path.join(tmp_dir, f'lvis_synthetic_{num_images}.json')
+    dets_file = os.path.join(tmp_dir, f'dets_{iou_type}_{num_images}.pkl')
+    write_json_atomic(gt, ann_file)
+    if not args.skip_lvis_api:
+        with open(dets_file, 'wb') as f:
+            pickle.dump(dets, f, protocol=pickle.HIGHEST_PROTOCOL)
+    row = dict(iou_type=iou_type, images=num_images, categories=args.categories,
+               instances=len(gt['annotations']), detections=len(dets), fast={})
+    del gt
+    print(f"[{iou_type}] {num_images} images, {row['instances']} instances, "
+          f"{row['detections']} detections: generated in {time.perf_counter() - start:.0f} s",
           flush=True)
-    ref = _in_child(_run_lvis_api, iou_type)
-    print(f'  LVIS API: load {ref[0]:.1f} s, evaluate {ref[1]:.1f} s, peak {ref[3]:.1f} GiB',
-          flush=True)
-    ours = _in_child(_run_fast, iou_type)
-    print(f'  fast:     load {ours[0]:.1f} s, evaluate {ours[1]:.1f} s, peak {ours[3]:.1f} GiB')
-    diff = max(abs(ours[2][k] - ref[2][k]) for k in METRIC_NAMES)
-    row = dict(iou_type=iou_type, images=num_images, categories=num_categories,
-               instances=len(gt['annotations']), detections=len(_DETS),
-               lvis_load=ref[0], lvis_eval=ref[1], fast_load=ours[0], fast_eval=ours[1],
-               speedup=ref[1] / ours[1], speedup_total=(ref[0] + ref[1]) / (ours[0] + ours[1]),
-               max_abs_diff=diff, lvis_peak_gib=ref[3], fast_peak_gib=ours[3],
-               AP=ours[2]['AP'], APr=ours[2]['APr'])
-    print(f'  speed-up {row["speedup"]:.1f}x (with annotation loading '
-          f'{row["speedup_total"]:.1f}x), largest |difference| over all metrics {diff:.1e}',
-          flush=True)
-    os.remove(_ANN_FILE)
+    reference = None
+    if not args.skip_lvis_api:
+        load_s, eval_s, reference, peaks = _in_processes(_lvis_api_worker, 1, ann_file,
+                                                         dets_file, iou_type)
+        row['lvis_api'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks)
+        print(f'  LVIS API: load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
+              f'peak {peaks[0]:.1f} GiB', flush=True)
+    for nproc in args.nproc:
+        shard_file = os.path.join(tmp_dir, f'shard_{nproc}_{{rank}}.pkl')
+        for rank in range(nproc):
+            share = shard_by_image(dets, nproc, rank) if nproc > 1 else (dets, None)
+            with open(shard_file.format(rank=rank), 'wb') as f:
+                pickle.dump(share, f, protocol=pickle.HIGHEST_PROTOCOL)
+            del share
+        load_s, eval_s, metrics, peaks = _in_processes(_fast_worker, nproc, ann_file,
+                                                       shard_file, iou_type)
+        for rank in range(nproc):
+            os.remove(shard_file.format(rank=rank))
+        reference = reference or metrics
+        diff = max(abs(metrics[k] - reference[k]) for k in METRIC_NAMES)
+        row['fast'][nproc] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks,
+                                  max_abs_diff=diff, AP=metrics['AP'], APr=metrics['APr'])
+        print(f'  fast, {nproc} process(es): load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
+              f"peak {' / '.join(f'{p:.1f}' for p in peaks)} GiB, "
+              f'largest |difference| {diff:.1e}', flush=True)
+    os.remove(ann_file)
+    if not args.skip_lvis_api:
+        os.remove(dets_file)
     return row
 
 
@@ -121,32 +176,44 @@ def machine() -> str:
             f'pycocotools {version("pycocotools")}')
 
 
-def markdown(rows, command) -> str:
+def markdown(rows, args, command) -> str:
+    reference = 'one process' if args.skip_lvis_api else 'the LVIS API'
+    first = args.nproc[0]
     lines = [
         '# LVIS evaluation speed: LVIS API vs mmdet_tde', '',
         'Same synthetic LVIS v1-style annotations (1203 categories in LVIS v1\'s '
         'rare/common/frequent mix, negative and not-exhaustive category lists) and the same '
-        'in-memory detections, evaluated by the LVIS API (`lvis` 0.5.3, run under numpy 2 by '
+        'detections, evaluated by the LVIS API (`lvis` 0.5.3, run under numpy 2 by '
         "`mmdet_tde.evaluation`'s compat fix) and by `mmdet_tde.evaluation.evaluate_lvis` "
-        '(what `FastLVISMetric` runs). *Evaluate* is from detections in memory to metrics; '
-        '*load* reads the annotation file. Each side runs in its own process.', '',
-        '| type | images | instances | detections | LVIS API load / evaluate (s) '
-        '| fast load / evaluate (s) | speed-up (evaluate) | speed-up (load + evaluate) '
-        '| max abs diff | peak memory LVIS API / fast (GiB) |',
-        '|---|---|---|---|---|---|---|---|---|---|',
+        '(what `FastLVISMetric` and `tools/eval_lvis.py` run), in one process and shared '
+        'between N processes. *Evaluate* is from detections in memory to metrics (shared: each '
+        'process starts with its share of the images); *load* reads the annotation file. '
+        'Every evaluation runs in fresh processes, so peak memory is per process. '
+        f'*max abs diff* is over the ten summary metrics, against {reference}.', '',
+        '| type | images | detections | LVIS API load / evaluate (s) | fast load (s) '
+        + ''.join(f'| fast evaluate, {n} proc. (s) ' for n in args.nproc)
+        + ''.join(f'| speed-up {n} vs {first} ' for n in args.nproc[1:])
+        + '| speed-up vs LVIS API ' * (not args.skip_lvis_api)
+        + ''.join(f'| peak per process, {n} proc. (GiB) ' for n in args.nproc)
+        + '| max abs diff |',
     ]
+    num_cols = lines[-1].count('|') - 1
+    lines.append('|' + '---|' * num_cols)
     for r in rows:
-        lines.append(
-            f"| {r['iou_type']} | {r['images']:,} | {r['instances']:,} | {r['detections']:,} "
-            f"| {r['lvis_load']:.1f} / {r['lvis_eval']:.1f} | {r['fast_load']:.1f} / "
-            f"{r['fast_eval']:.1f} | {r['speedup']:.1f}x | {r['speedup_total']:.1f}x "
-            f"| {r['max_abs_diff']:.1e} | {r['lvis_peak_gib']:.1f} / {r['fast_peak_gib']:.1f} |")
-    lines += [
-        '', '## Reproduce', '', '```bash', command, '```', '',
-        'The default (`python benchmarks/lvis_eval_speed.py`) runs 1,000 images for boxes '
-        '(300 detections each) and 250 for masks (100 each) in a few minutes on 2 cores.', '',
-        '## Machine', '', machine(), '',
-    ]
+        fast = r['fast']
+        api = r.get('lvis_api')
+        cells = [r['iou_type'], f"{r['images']:,}", f"{r['detections']:,}",
+                 f"{api['load']:.1f} / {api['evaluate']:.1f}" if api else '-',
+                 f"{fast[first]['load']:.1f}"]
+        cells += [f"{fast[n]['evaluate']:.1f}" for n in args.nproc]
+        cells += [f"{fast[first]['evaluate'] / fast[n]['evaluate']:.2f}x" for n in args.nproc[1:]]
+        if api:
+            cells.append(f"{api['evaluate'] / fast[first]['evaluate']:.1f}x")
+        cells += [' / '.join(f'{p:.1f}' for p in fast[n]['peak_gib']) for n in args.nproc]
+        cells.append(f"{max(f['max_abs_diff'] for f in fast.values()):.1e}")
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    lines += ['', '## Reproduce', '', '```bash', command, '```', '', '## Machine', '',
+              machine(), '']
     return '\n'.join(lines)
 
 
@@ -155,15 +222,17 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
         for num_images in args.images:
-            rows.append(bench('bbox', num_images, args.dets_per_image, args.categories, tmp_dir))
+            rows.append(bench('bbox', num_images, args.dets_per_image, args, tmp_dir))
+            write_json_atomic(rows, args.json)
         for num_images in args.mask_images:
-            rows.append(
-                bench('segm', num_images, args.mask_dets_per_image, args.categories, tmp_dir))
-    print('\n' + markdown(rows, 'python benchmarks/lvis_eval_speed.py ' + ' '.join(sys.argv[1:])))
+            rows.append(bench('segm', num_images, args.mask_dets_per_image, args, tmp_dir))
+            write_json_atomic(rows, args.json)
+    command = 'python benchmarks/lvis_eval_speed.py ' + ' '.join(sys.argv[1:])
+    page = markdown(rows, args, command)
+    print('\n' + page)
     if args.markdown:
-        with open(args.markdown, 'w') as f:
-            f.write(markdown(rows, 'python benchmarks/lvis_eval_speed.py ' +
-                             ' '.join(sys.argv[1:])))
+        with atomic_open(args.markdown) as f:
+            f.write(page)
 
 
 if __name__ == '__main__':

@@ -7,19 +7,29 @@
 Numbers are the LVIS API's (AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300; -1 where
 undefined), computed by mmdet_tde's fast evaluator. --ap-fixed adds Fixed AP (AP_fixed, ...,
 AR_fixed: top 10,000 detections per category, no per-image limit); --iou-type boundary gives
-Boundary AP (masks matched by min(mask IoU, boundary IoU)). See docs/evaluation.md.
+Boundary AP (masks matched by min(mask IoU, boundary IoU)). --nproc N shares the evaluation
+between N local processes (each evaluates a share of the categories; same numbers).
+See docs/evaluation.md.
 """
 import argparse
+import multiprocessing
+import os
 import os.path as osp
+import queue
 import sys
+import tempfile
 import time
+
+import torch.distributed as dist
 
 from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
                                             count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations,
                                             load_results)
+from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table, save_report,
                                               summary_table)
+from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
 from mmdet_tde.fileio import check_output_path, write_json_atomic
 
 
@@ -35,7 +45,12 @@ def parse_args(argv=None):
     parser.add_argument('--ap-fixed', action='store_true',
                         help='also evaluate Fixed AP (top 10,000 detections per category, no '
                         'per-image limit; report files PREFIX.<iou-type>_fixed_*)')
-    return parser.parse_args(argv)
+    parser.add_argument('--nproc', type=int, default=1,
+                        help='share the evaluation between this many local processes')
+    args = parser.parse_args(argv)
+    if args.nproc < 1:
+        parser.error(f'--nproc must be >= 1, got {args.nproc}')
+    return args
 
 
 def check_outputs(args) -> None:
@@ -51,6 +66,61 @@ def check_outputs(args) -> None:
             raise ValueError(f'{what} {path} is an input file; writing it would destroy it')
 
 
+def evaluate(gt, detections, args, group) -> list:
+    """This process's share of ``detections`` evaluated (all of them in one process); the
+    results on rank 0, None elsewhere."""
+    if group.world_size == 1:
+        share, order = detections, None
+    else:
+        share, order = shard_by_image(detections, group.world_size, group.rank)
+    evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
+    # Evaluation annotates its results in place, so each one gets copies.
+    return [run(gt, [dict(d) if isinstance(d, dict) else d for d in share], args.iou_type,
+                group=group, order=order) for run in evaluations]
+
+
+def _evaluate_in_process(rank, args, gt, detections, store, outbox):
+    """One of --nproc processes (forked: the inputs are inherited, not copied)."""
+    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+                            world_size=args.nproc)
+    try:
+        results = evaluate(gt, detections, args, TorchProcessGroup())
+        outbox.put((rank, None, results if rank == 0 else None))
+    except ValueError as e:
+        outbox.put((rank, str(e), None))
+    finally:
+        dist.destroy_process_group()
+
+
+def evaluate_shared(gt, detections, args) -> list:
+    """Evaluate in ``args.nproc`` local processes; rank 0's results."""
+    ctx = multiprocessing.get_context('fork')
+    outbox = ctx.Queue()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, 'store')
+        procs = [ctx.Process(target=_evaluate_in_process,
+                             args=(rank, args, gt, detections, store, outbox))
+                 for rank in range(args.nproc)]
+        for proc in procs:
+            proc.start()
+        replies = {}
+        while len(replies) < len(procs):
+            if not any(proc.is_alive() for proc in procs) and outbox.empty():
+                raise RuntimeError('an evaluation process died without a result '
+                                   f'(exit codes {[proc.exitcode for proc in procs]})')
+            try:
+                rank, error, results = outbox.get(timeout=1)
+            except queue.Empty:  # check on the processes again
+                continue
+            replies[rank] = (error, results)
+        for proc in procs:
+            proc.join()
+    errors = [error for error, _ in replies.values() if error]
+    if errors:
+        raise ValueError(errors[0])
+    return replies[0][1]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.time()
@@ -58,10 +128,9 @@ def main(argv=None) -> int:
         check_outputs(args)
         gt = load_lvis_annotations(args.annotations)
         detections = load_results(args.results)
-        evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
-        # Evaluation annotates its results in place, so each one gets copies.
-        results = [evaluate(gt, [dict(d) if isinstance(d, dict) else d for d in detections],
-                            args.iou_type) for evaluate in evaluations]
+        loaded = time.time()
+        results = (evaluate(gt, detections, args, SingleProcess()) if args.nproc == 1 else
+                   evaluate_shared(gt, detections, args))
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
@@ -73,7 +142,8 @@ def main(argv=None) -> int:
     if args.ap_fixed:
         print(f'Fixed AP: {count_categories_below(gt, detections)} categories with ground truth '
               f'have fewer than {MAX_DETS_PER_CATEGORY} detections (see docs/evaluation.md)')
-    print(f'evaluated in {time.time() - start:.1f} s')
+    print(f'loaded in {loaded - start:.1f} s, evaluated in {time.time() - loaded:.1f} s '
+          f'({args.nproc} process{"es" if args.nproc > 1 else ""})')
     if args.report:
         for result in results:
             for path in save_report(result, args.report).values():

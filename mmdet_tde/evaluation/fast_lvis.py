@@ -27,14 +27,16 @@ import json
 import os.path as osp
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from faster_coco_eval import COCO, COCOeval_faster
 from faster_coco_eval.core import mask as mask_utils
 from faster_coco_eval.core.cocoeval import Params
 
+from .detection_exchange import exchange_by_owner
 from .lvis_input_checks import check_annotation_values, check_result_values, compress_rle
+from .process_group import SingleProcess
 
 IOU_TYPES = ('bbox', 'segm', 'boundary')
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -162,23 +164,23 @@ def check_results(results: Sequence[dict], gt: COCO, iou_type: str) -> None:
         _check_segmentations(results, gt)
 
 
-def _top_per_group(results: Sequence[dict], key: str, max_dets: int) -> list:
-    """Keep the ``max_dets`` top-scoring results of every value of ``key``.
+def _top_per_group(results: Sequence[dict], key: str, max_dets: int) -> np.ndarray:
+    """Indices of the ``max_dets`` top-scoring results of every value of ``key``, ascending.
 
     Ties at the cut keep the earlier result (a stable sort). Kept results stay in input order.
     """
     if len(results) == 0:
-        return []
+        return np.zeros(0, dtype=np.int64)
     groups = np.array([r[key] for r in results])
     scores = np.array([r['score'] for r in results], dtype=np.float64)
     order = np.lexsort((-scores, groups))  # by group, then decreasing score; stable on ties
     _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
     if counts.max() <= max_dets:
-        return list(results)
+        return np.arange(len(results))
     rank = np.arange(len(order)) - np.repeat(starts, counts)
     keep = np.zeros(len(results), dtype=bool)
     keep[order[rank < max_dets]] = True
-    return [results[i] for i in np.flatnonzero(keep)]
+    return np.flatnonzero(keep)
 
 
 def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_IMAGE) -> list:
@@ -188,7 +190,7 @@ def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_I
     detections stay in input order: matching sorts them by score stably, so tied scores meet
     in the same relative order as in the LVIS API.
     """
-    return _top_per_group(results, 'image_id', max_dets)
+    return [results[i] for i in _top_per_group(results, 'image_id', max_dets)]
 
 
 def limit_dets_per_category(results: Sequence[dict],
@@ -199,13 +201,15 @@ def limit_dets_per_category(results: Sequence[dict],
     later drops (unverified categories, area 0) still take their places. Ties at the cut keep
     the earlier detection, as their stable ``sorted(..., reverse=True)`` does.
     """
-    return _top_per_group(results, 'category_id', max_dets)
+    return [results[i] for i in _top_per_group(results, 'category_id', max_dets)]
 
 
 def evaluate_lvis(gt: COCO,
                   results: Sequence[dict],
                   iou_type: str,
-                  max_dets: int = MAX_DETS_PER_IMAGE) -> LVISEvalResult:
+                  max_dets: int = MAX_DETS_PER_IMAGE,
+                  group=None,
+                  order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
     """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
 
     ``gt`` is what :func:`load_lvis_annotations` returns (it does part of LVIS's preparation).
@@ -213,50 +217,69 @@ def evaluate_lvis(gt: COCO,
     iscrowd and, for masks without one, bbox), as with the COCO and LVIS APIs: evaluate copies
     (``[dict(r) for r in results]``) to evaluate the same results twice. ``iou_type``
     'boundary' is Boundary AP (see the module docstring).
+
+    Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
+    process passes its share of the results, all detections of an image in one process, and
+    ``order``: each detection's position in the whole results list (ties in score are broken
+    by it, as one process breaks them by list order). Each process evaluates a share of the
+    categories; rank 0 returns the result, the others None. The numbers equal one process's.
     """
-    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard')
+    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order)
 
 
 def evaluate_lvis_fixed(gt: COCO,
                         results: Sequence[dict],
                         iou_type: str,
-                        max_dets_per_cat: int = MAX_DETS_PER_CATEGORY) -> LVISEvalResult:
+                        max_dets_per_cat: int = MAX_DETS_PER_CATEGORY,
+                        group=None,
+                        order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
     """Fixed AP: the top ``max_dets_per_cat`` detections per category, no per-image limit.
 
     The numbers of the LVIS API run as Fixed AP's authors run it (their own top-K selection,
     then ``LVISResults(..., max_dets=-1)``); keys are ``FIXED_METRIC_NAMES``. Detections
     beyond 300 per image count here, so test with settings that keep them (docs/evaluation.md).
+    ``group`` and ``order``: as for :func:`evaluate_lvis`.
     """
-    return _evaluate(gt, results, iou_type, -1, max_dets_per_cat, 'fixed')
+    return _evaluate(gt, results, iou_type, -1, max_dets_per_cat, 'fixed', group, order)
 
 
 def count_categories_below(gt: COCO, results: Sequence[dict],
-                           max_dets_per_cat: int = MAX_DETS_PER_CATEGORY) -> int:
+                           max_dets_per_cat: int = MAX_DETS_PER_CATEGORY, group=None) -> int:
     """Categories with ground truth but fewer than ``max_dets_per_cat`` detections.
 
     Their Fixed AP can only rise with more detections, so a count far above 0 says the test
     settings cut detections that Fixed AP would use (the authors' tool warns the same way).
+    With ``group``, ``results`` are this process's share and the count is over all of them.
     """
-    counts = Counter(r['category_id'] for r in results)
+    counts = sum(
+        (group or SingleProcess()).all_gather(Counter(r['category_id'] for r in results)),
+        Counter())
     return sum(counts[cat_id] < max_dets_per_cat for cat_id in gt.cats if gt.catToImgs[cat_id])
 
 
 def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
-              max_dets_per_cat: int, protocol: str) -> LVISEvalResult:
+              max_dets_per_cat: int, protocol: str, group=None,
+              order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
     """LVIS evaluation with at most ``max_dets`` per image and ``max_dets_per_cat`` per
     category (-1: no limit), the limits applied in the order of the LVIS API's later versions.
     """
-    check_results(results, gt, iou_type)
+    group = group or SingleProcess()
+    _check_in_every_process(group, lambda: check_results(results, gt, iou_type))
     if max_dets >= 0:
-        results = limit_dets_per_image(results, max_dets)
-    if max_dets_per_cat >= 0:
-        results = limit_dets_per_category(results, max_dets_per_cat)
-    params = Params(iou_type)
-    assert tuple(params.areaRngLbl) == AREA_RANGES
+        kept = _top_per_group(results, 'image_id', max_dets)
+        if len(kept) < len(results):
+            results = [results[i] for i in kept]
+            order = None if order is None else np.asarray(order)[kept]
     cat_ids = sorted(gt.cats)
     cat_index = {cat_id: idx for idx, cat_id in enumerate(cat_ids)}
-    dets_by_cat = [[] for _ in cat_ids]
     verified = _verified_categories(gt)
+    owner = _category_owners(results, cat_index, gt, group)
+    if group.world_size > 1:
+        results = exchange_by_owner(results, order, owner[[cat_index[r['category_id']]
+                                                           for r in results]], group)
+    if max_dets_per_cat >= 0:
+        results = limit_dets_per_category(results, max_dets_per_cat)
+    dets_by_cat = [[] for _ in cat_ids]
     for det in results:
         # LVIS ignores a detection in an image where its category is neither annotated nor
         # verified absent. Dropping it here changes no number, and faster-coco-eval fails on
@@ -270,16 +293,20 @@ def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
         if _has_evaluated_area(det['area']):
             dets_by_cat[cat_index[det['category_id']]].append(det)
 
+    params = Params(iou_type)
+    assert tuple(params.areaRngLbl) == AREA_RANGES
+    own = np.flatnonzero(owner == group.rank)
     # -1 marks categories without ground truth, as in the LVIS API.
     num_thrs, num_areas = len(params.iouThrs), len(params.areaRng)
-    precision = -np.ones((num_thrs, len(params.recThrs), len(cat_ids), num_areas))
-    recall = -np.ones((num_thrs, len(cat_ids), num_areas))
-    # faster-coco-eval always caps detections per image and category: without a per-image
-    # limit, cap at the most any image has, which keeps all.
-    max_dets_cap = max_dets if max_dets >= 0 else max(
-        Counter(det['image_id'] for dets in dets_by_cat for det in dets).values(), default=1)
-    for chunk_cats, chunk_imgs in _category_chunks(gt, verified):
+    precision = -np.ones((num_thrs, len(params.recThrs), len(own), num_areas))
+    recall = -np.ones((num_thrs, len(own), num_areas))
+    own_pos = {cat_ids[idx]: pos for pos, idx in enumerate(own)}
+    for chunk_cats, chunk_imgs in _category_chunks(gt, verified, own_pos.keys()):
         chunk_dets = [det for cat_id in chunk_cats for det in dets_by_cat[cat_index[cat_id]]]
+        # faster-coco-eval caps detections per image and category: without a per-image
+        # limit, cap at the most any image has, which keeps all.
+        max_dets_cap = max_dets if max_dets >= 0 else max(
+            Counter(det['image_id'] for det in chunk_dets).values(), default=1)
         coco_eval = COCOeval_faster(
             gt, _results_api(gt, chunk_dets), iou_type, lvis_style=True,
             print_function=_quiet, boundary_dilation_ratio=BOUNDARY_DILATION_RATIO)
@@ -289,11 +316,56 @@ def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
         coco_eval.evaluate()
         coco_eval.accumulate()
         # precision: [iou, recall, category, area, max_dets]; recall: [iou, category, area, ...]
-        idx = [cat_index[cat_id] for cat_id in coco_eval.params.catIds]
+        idx = [own_pos[cat_id] for cat_id in coco_eval.params.catIds]
         precision[:, :, idx] = coco_eval.eval['precision'][..., -1]
         recall[:, idx] = coco_eval.eval['recall'][..., -1]
+    shares = group.gather((own, precision, recall, [len(dets_by_cat[i]) for i in own]))
+    if shares is None:
+        return None
+    precision = -np.ones(precision.shape[:2] + (len(cat_ids), num_areas))
+    recall = -np.ones((num_thrs, len(cat_ids), num_areas))
+    num_dets = np.zeros(len(cat_ids), dtype=np.int64)
+    for idx, share_precision, share_recall, share_num_dets in shares:
+        precision[:, :, idx], recall[:, idx], num_dets[idx] = (share_precision, share_recall,
+                                                               share_num_dets)
     return _collect(gt, cat_ids, precision, recall, params.iouThrs, iou_type,
-                    num_dets=[len(dets) for dets in dets_by_cat], protocol=protocol)
+                    num_dets=num_dets.tolist(), protocol=protocol)
+
+
+def _check_in_every_process(group, check) -> None:
+    """Run ``check``; if it fails in any process, raise its error in all of them (a process
+    that went on alone would wait for the others forever)."""
+    try:
+        check()
+        error = None
+    except ValueError as e:
+        error = f'{e}' if group.world_size == 1 else (
+            f'process {group.rank} (indices within its share of the results): {e}')
+    errors = [e for e in group.all_gather(error) if e is not None]
+    if errors:
+        raise ValueError(errors[0])
+
+
+def _category_owners(results: Sequence[dict], cat_index: dict, gt: COCO,
+                     group) -> np.ndarray:
+    """The process that evaluates each category (by index), the same in every process.
+
+    The categories with the most work (detections over all processes plus ground truth) go
+    first, each to the least loaded process.
+    """
+    if group.world_size == 1:
+        return np.zeros(len(cat_index), dtype=np.int64)
+    local = np.bincount([cat_index[r['category_id']] for r in results],
+                        minlength=len(cat_index))
+    costs = np.sum(group.all_gather(local), axis=0)
+    for cat_id, idx in cat_index.items():
+        costs[idx] += len(gt.catToImgs[cat_id])
+    owner = np.zeros(len(cat_index), dtype=np.int64)
+    load = np.zeros(group.world_size)
+    for idx in np.argsort(-costs, kind='stable'):
+        owner[idx] = np.argmin(load)
+        load[owner[idx]] += costs[idx]
+    return owner
 
 
 def _has_evaluated_area(area) -> bool:
@@ -341,16 +413,16 @@ def _verified_categories(gt: COCO) -> dict:
             for img_id, img in gt.imgs.items()}
 
 
-def _category_chunks(gt: COCO, verified: dict):
+def _category_chunks(gt: COCO, verified: dict, cat_ids):
     """Split categories into groups evaluated on only the images that can matter to them.
 
     A category's AP depends only on images where it has ground truth or is verified absent
     (LVIS drops its detections elsewhere), and categories without ground truth have no AP.
     Evaluating each group on its images skips the mostly empty images x categories grid
     that dominates LVIS evaluation time, without changing any number. ``verified`` is
-    :func:`_verified_categories` of ``gt``.
+    :func:`_verified_categories` of ``gt``; only ``cat_ids`` are chunked.
     """
-    relevant = {cat_id: set() for cat_id in gt.cats if gt.catToImgs[cat_id]}
+    relevant = {cat_id: set() for cat_id in cat_ids if gt.catToImgs[cat_id]}
     for img_id, cat_ids in verified.items():
         for cat_id in cat_ids & relevant.keys():
             relevant[cat_id].add(img_id)

@@ -3,6 +3,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
+from mmengine.dist import broadcast_object_list, get_world_size
 from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 
@@ -12,6 +13,7 @@ from ..fast_lvis import (FIXED_METRIC_NAMES, IOU_TYPES, MAX_DETS_PER_CATEGORY, M
                          count_categories_below, evaluate_lvis, evaluate_lvis_fixed,
                          load_lvis_annotations)
 from ..lvis_report import category_table, frequency_table, save_report, summary_table
+from ..process_group import SingleProcess, TorchProcessGroup
 
 
 @METRICS.register_module()
@@ -99,6 +101,7 @@ class FastLVISMetric(LVISMetric):
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             # Same role and LVIS-style accessors (get_cat_ids, ...) as the parent's LVIS API.
             self._lvis_api = load_lvis_annotations(local_path)
+        self.cat_ids = self._lvis_api.get_cat_ids()
 
     @LVISMetric.dataset_meta.setter
     def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
@@ -117,7 +120,7 @@ class FastLVISMetric(LVISMetric):
         ``cat_ids`` are in the annotation file's order, which mmdet's LVIS datasets use for
         labels too; LVIS files list categories by id.
         """
-        cat_ids = self.cat_ids if self.cat_ids is not None else self._lvis_api.get_cat_ids()
+        cat_ids = self.cat_ids
         names = [self._lvis_api.cats[cat_id].get('name') for cat_id in cat_ids]
         if list(classes) == names:
             return
@@ -133,42 +136,90 @@ class FastLVISMetric(LVISMetric):
             "annotation file's categories in its order (by id); a model trained with another "
             'class order would be scored against the wrong categories.')
 
+    def evaluate(self, size: int) -> dict:
+        """Metrics of the whole dataset; in a distributed run every process evaluates.
+
+        Each process keeps its own predictions (none travel through a shared folder) and
+        evaluates a share of the categories; detections go to the process of their category
+        through torch.distributed (:mod:`..process_group`) and rank 0 assembles the metrics,
+        equal to one process's. Only results files (``outfile_prefix``) need every prediction
+        on rank 0.
+        """
+        if get_world_size() == 1 or self.format_only:
+            return super().evaluate(size)
+        group = TorchProcessGroup()
+        # mmengine's samplers give rank r the samples r, r + world_size, ... and pad the last
+        # ranks with repeats; collect_results drops positions past ``size``, and so does this.
+        positions = [i * group.world_size + group.rank for i in range(len(self.results))]
+        preds = [(pos, pred) for pos, (_, pred) in zip(positions, self.results) if pos < size]
+        if self.outfile_prefix is not None:
+            shares = group.gather(preds)
+            if shares is not None:
+                self._save_results([pred for _, pred in sorted(sum(shares, []),
+                                                              key=lambda p: p[0])])
+        metrics = self._evaluate_preds([pred for _, pred in preds], group,
+                                       _detection_offsets(preds, group))
+        if metrics is not None and self.prefix:
+            metrics = {f'{self.prefix}/{k}': v for k, v in metrics.items()}
+        metrics = [metrics]
+        broadcast_object_list(metrics)
+        self.results.clear()
+        return metrics[0]
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        """Evaluate the gathered predictions (called on the main process only)."""
-        logger: MMLogger = MMLogger.get_current_instance()
+        """Evaluate the gathered predictions (one process)."""
         preds = [pred for _, pred in results]
-        if self.cat_ids is None:
-            self.cat_ids = self._lvis_api.get_cat_ids()
-
-        if self.outfile_prefix is not None and preds:
-            result_files = self.results2json(preds, self.outfile_prefix)
-            logger.info(f'results are saved in {osp.dirname(self.outfile_prefix)}: '
-                        f"{', '.join(sorted(set(result_files[m] for m in self._result_types)))}")
-        eval_results = OrderedDict()
+        if preds:
+            self._save_results(preds)
         if self.format_only:
-            return eval_results
+            return OrderedDict()
+        return self._evaluate_preds(preds, SingleProcess())
 
-        report_prefix = self._report_prefix(logger)
+    def _save_results(self, preds: Sequence[dict]) -> None:
+        """The results JSON files, when ``outfile_prefix`` is set."""
+        if self.outfile_prefix is None:
+            return
+        result_files = self.results2json(preds, self.outfile_prefix)
+        MMLogger.get_current_instance().info(
+            f'results are saved in {osp.dirname(self.outfile_prefix)}: '
+            f"{', '.join(sorted(set(result_files[m] for m in self._result_types)))}")
+
+    def _evaluate_preds(self, preds: Sequence[dict], group,
+                        offsets: Optional[Sequence[int]] = None) -> Optional[Dict[str, float]]:
+        """Metrics of ``preds`` (this process's share when shared; ``offsets``: the position
+        of each prediction's first detection over all processes). None except on rank 0."""
+        logger: MMLogger = MMLogger.get_current_instance()
+        order = None if offsets is None else np.concatenate(
+            [np.arange(len(pred['scores'])) + offset for pred, offset in zip(preds, offsets)]
+            + [np.zeros(0, dtype=np.int64)])
+        main = group.rank == 0
+        report_prefix = self._report_prefix(logger) if main else None
         items = self.metric_items or METRIC_NAMES + (FIXED_METRIC_NAMES if self.ap_fixed else ())
+        eval_results = OrderedDict()
         for metric in self.metrics:
-            logger.info(f'Evaluating {metric}...')
+            if main:
+                logger.info(f'Evaluating {metric}...')
             lvis_results = self._to_lvis_results(preds, metric)
             evaluations = [evaluate_lvis]
             if self.ap_fixed:
                 evaluations.append(evaluate_lvis_fixed)
-                short = count_categories_below(self._lvis_api, lvis_results)
-                logger.info(f'Fixed AP: {short} categories with ground truth have fewer than '
-                            f'{MAX_DETS_PER_CATEGORY} detections (see docs/evaluation.md)')
+                short = count_categories_below(self._lvis_api, lvis_results, group=group)
+                if main:
+                    logger.info(f'Fixed AP: {short} categories with ground truth have fewer '
+                                f'than {MAX_DETS_PER_CATEGORY} detections (see '
+                                'docs/evaluation.md)')
             for evaluate in evaluations:
                 # Evaluation annotates its results in place: all but the last get copies.
                 dets = lvis_results if evaluate is evaluations[-1] else [
                     dict(r) for r in lvis_results]
-                lvis_eval = evaluate(self._lvis_api, dets, metric)
+                lvis_eval = evaluate(self._lvis_api, dets, metric, group=group, order=order)
+                if not main:
+                    continue
                 self._log_and_save(lvis_eval, metric, report_prefix, logger, eval_results)
                 for name in items:
                     if name in lvis_eval.summary:
                         eval_results[f'{metric}_{name}'] = lvis_eval.summary[name]
-        return eval_results
+        return eval_results if main else None
 
     @property
     def _result_types(self) -> List[str]:
@@ -196,7 +247,7 @@ class FastLVISMetric(LVISMetric):
         cat_ids = np.asarray(self.cat_ids)
         dets = []
         for pred in preds:
-            boxes = np.asarray(pred['bboxes'], dtype=np.float64).reshape(-1, 4)
+            boxes = np.array(pred['bboxes'], dtype=np.float64).reshape(-1, 4)  # a copy
             boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
             scores = pred['scores']
             masks = iou_type in ('segm', 'boundary')
@@ -225,3 +276,13 @@ class FastLVISMetric(LVISMetric):
 def _rle_with_str_counts(rle: dict) -> dict:
     counts = rle['counts']
     return dict(size=rle['size'], counts=counts.decode() if isinstance(counts, bytes) else counts)
+
+
+def _detection_offsets(preds: Sequence[tuple], group) -> List[int]:
+    """Where each ``(position, pred)``'s detections start in the whole results list."""
+    counts = dict(pair for share in group.all_gather(
+        [(pos, len(pred['scores'])) for pos, pred in preds]) for pair in share)
+    starts, total = {}, 0
+    for pos in sorted(counts):
+        starts[pos], total = total, total + counts[pos]
+    return [starts[pos] for pos, _ in preds]

@@ -1,0 +1,93 @@
+"""The collectives LVIS evaluation shared across processes needs, on torch.distributed.
+
+Shared evaluation splits LVIS's categories over the processes (a category's AP depends on its
+detections alone), so each process needs the detections of its categories from every other
+one: an all-to-all of Python objects, which torch.distributed offers only for tensors. Objects
+travel pickled in byte tensors over a gloo group (CPU memory, whatever backend the job uses).
+:class:`SingleProcess` is the same interface for one process, so evaluation has one code path.
+"""
+import pickle
+from typing import Any, List, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+class SingleProcess:
+    """Rank 0 of 1: every collective returns this process's own data."""
+
+    rank = 0
+    world_size = 1
+
+    def all_gather(self, obj: Any) -> List[Any]:
+        return [obj]
+
+    def all_to_all(self, parts: List[Any]) -> List[Any]:
+        return list(parts)
+
+    def gather(self, obj: Any) -> Optional[List[Any]]:
+        return [obj]
+
+
+class TorchProcessGroup:
+    """The processes of the current torch.distributed job, talking over gloo."""
+
+    _gloo_groups = {}
+
+    def __init__(self):
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError('TorchProcessGroup needs an initialised torch.distributed job')
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.group = self._gloo_group()
+
+    @classmethod
+    def _gloo_group(cls):
+        """The default group when it is gloo; else one gloo group, made once per job.
+
+        Every process must create it at the same point, which holds because every process
+        evaluates.
+        """
+        if dist.get_backend() == 'gloo':
+            return None
+        default = dist.distributed_c10d._get_default_group()
+        if default not in cls._gloo_groups:
+            cls._gloo_groups[default] = dist.new_group(backend='gloo')
+        return cls._gloo_groups[default]
+
+    def all_gather(self, obj: Any) -> List[Any]:
+        return self.all_to_all([obj] * self.world_size)
+
+    def all_to_all(self, parts: List[Any]) -> List[Any]:
+        """Send ``parts[i]`` to process i; return what each process sent here, by rank."""
+        if len(parts) != self.world_size:
+            raise ValueError(f'all_to_all needs one part per process ({self.world_size}), '
+                             f'got {len(parts)}')
+        payloads = [_to_bytes(part) for part in parts]
+        sizes = [torch.tensor([p.numel()], dtype=torch.int64) for p in payloads]
+        recv_sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(self.world_size)]
+        dist.all_to_all(recv_sizes, sizes, group=self.group)
+        recv_sizes = [int(n) for n in recv_sizes]
+        received = torch.empty(sum(recv_sizes), dtype=torch.uint8)
+        dist.all_to_all_single(received, torch.cat(payloads), output_split_sizes=recv_sizes,
+                               input_split_sizes=[p.numel() for p in payloads],
+                               group=self.group)
+        return [_from_bytes(t) for t in received.split(recv_sizes)]
+
+    def gather(self, obj: Any) -> Optional[List[Any]]:
+        """Every process's ``obj`` on rank 0 (None elsewhere)."""
+        parts = [None] * self.world_size
+        parts[0] = obj
+        received = self.all_to_all(parts)
+        return received if self.rank == 0 else None
+
+
+def _to_bytes(obj: Any) -> torch.Tensor:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
+
+
+def _from_bytes(tensor: torch.Tensor) -> Any:
+    # Only tensors this job's own processes pickled above are ever unpickled here.
+    return pickle.loads(tensor.numpy().tobytes())
