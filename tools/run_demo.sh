@@ -47,3 +47,5 @@ cosines = result['mean_cos_head_direction']
 print('mean cos(x, d_hat) per stage:', ', '.join(f'{c:.3f}' for c in cosines))
 PY
 echo "[demo] plot: $WORK_DIR/sweep/alpha_sweep.png"
+echo "[demo] per-category AP change, alpha 0 -> best alpha:" \
+    "$WORK_DIR/sweep/alpha_sweep_ap_change.csv, $WORK_DIR/sweep/alpha_sweep_ap_change.png"

@@ -6,7 +6,7 @@
 Prints a table of box / mask AP, APr, APc, APf per alpha, the mean cos(x, d_hat) of the test RoIs
 (the authors' rule of thumb: choose alpha so that alpha * mean cos is about 1), and the cost of
 each alpha after the first relative to one full test pass (the first alpha's); writes JSON and a
-PNG plot to the work dir.
+PNG plot to the work dir, and each category's AP change from alpha 0 to the best alpha (CSV, PNG).
 """
 import argparse
 import os.path as osp
@@ -16,7 +16,7 @@ from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from mmdet_tde.apis import run_alpha_sweep
+from mmdet_tde.apis import run_alpha_sweep, sweep_ap_change
 from mmdet_tde.fileio import atomic_path, write_json_atomic
 from mmdet_tde.utils import alpha_arg, checkpoint_loading, load_tool_config, setup_cpu_distributed
 
@@ -103,6 +103,7 @@ def main():
                 'each further alpha, relative to it: '
                 + ', '.join(f'{a:g}: {r:.2f}x' for a, r in
                             zip(result['alphas'][1:], result['extra_alpha_cost_ratio'])))
+    result['ap_change'] = sweep_ap_change(runner.work_dir, result['alphas'])
     json_path = osp.join(runner.work_dir, 'alpha_sweep.json')
     write_json_atomic(result, json_path, indent=2, default=float)
     png_path = osp.join(runner.work_dir, 'alpha_sweep.png')

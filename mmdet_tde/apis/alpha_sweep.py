@@ -9,6 +9,8 @@ and every alpha draws its boxes from the same candidates, so the mask branch run
 (box, label) pair: an alpha pays only for the detections the alphas before it did not have.
 """
 import copy
+import json
+import os.path as osp
 import time
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
@@ -23,6 +25,7 @@ from mmengine.utils import ProgressBar
 
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 
+from mmdet_tde.evaluation.lvis_report import category_ap_change, largest_moves, save_ap_change
 from mmdet_tde.models import CausalNormPredictor
 from mmdet_tde.models.layers.options import check_option
 
@@ -222,13 +225,64 @@ class AlphaSweep:
         return (totals[:-1] / totals[-1].clamp_min(1)).tolist()
 
 
+def _outfile_prefix(work_dir: str, alpha: float) -> str:
+    return f'{work_dir}/alpha_{alpha:g}/lvis'
+
+
 def _evaluator_cfg_for(cfg, alpha: float, work_dir: str):
     """The test evaluator config, with each LVIS metric's files under ``work_dir/alpha_A/``."""
     cfg = copy.deepcopy(cfg)
     for metric in cfg if isinstance(cfg, list) else [cfg]:
         if 'outfile_prefix' in metric or 'LVIS' in str(metric.get('type')):
-            metric['outfile_prefix'] = f'{work_dir}/alpha_{alpha:g}/lvis'
+            metric['outfile_prefix'] = _outfile_prefix(work_dir, alpha)
     return cfg
+
+
+def sweep_ap_change(work_dir: str, alphas: Sequence[float], num: int = 10) -> Optional[dict]:
+    """Per-category AP change from TDE off to the best alpha, from the sweep's LVIS reports.
+
+    The best alpha has the highest mask AP when masks were evaluated, else box AP (ties: the
+    smaller alpha); the reference is alpha 0, else the smallest alpha swept. Writes
+    ``work_dir/alpha_sweep_ap_change.{csv,png}`` (:func:`category_ap_change`,
+    :func:`save_ap_change`), logs the ``num`` rare categories that gained most and frequent ones
+    that lost most, and returns what it compared. Without the reports (a metric other than
+    FastLVISMetric, or ``report=False``) it logs why and returns None.
+    """
+    logger = MMLogger.get_current_instance()
+    alphas = sorted(set(alphas))
+    paths = {t: {a: f'{_outfile_prefix(work_dir, a)}.{t}_report.json' for a in alphas}
+             for t in ('segm', 'bbox')}
+    iou_type = next((t for t in paths if all(map(osp.isfile, paths[t].values()))), None)
+    if iou_type is None:
+        logger.warning('no per-category AP change: the sweep wrote no LVIS report at some '
+                       f'alpha ({paths["bbox"][alphas[0]]} and the like; FastLVISMetric writes '
+                       'them unless report=False)')
+        return None
+    reports = {}
+    for alpha, path in paths[iou_type].items():
+        with open(path) as f:
+            reports[alpha] = json.load(f)
+    reference = 0.0 if 0 in alphas else alphas[0]
+    best = max(alphas, key=lambda a: reports[a]['summary']['AP'])  # ties: the smaller
+    rows = category_ap_change(reports[reference], reports[best])
+    chosen_by = f'{"mask" if iou_type == "segm" else "box"} AP'
+    title = f'{iou_type} AP change per category, alpha {reference:g} -> {best:g}'
+    files = save_ap_change(rows, osp.join(work_dir, 'alpha_sweep_ap_change'), title)
+    moves = largest_moves(rows, num)
+    why = 'TDE off' if reference == 0 else 'the smallest alpha swept; 0 (TDE off) was not'
+    lines = [f'per-category {iou_type} AP change from alpha {reference:g} ({why}) to alpha '
+             f'{best:g} (the highest {chosen_by}: {reports[best]["summary"]["AP"]:.4f} against '
+             f'{reports[reference]["summary"]["AP"]:.4f}): {", ".join(files.values())}']
+    for key, what in (('rare_gains', 'rare categories that gained most'),
+                      ('frequent_losses', 'frequent categories that lost most')):
+        moved = [f"{r['name']} {r['change']:+.4f} ({r['AP_reference']:.4f} -> {r['AP_best']:.4f})"
+                 for r in moves[key]]
+        lines.append(f'{what}: ' + (', '.join(moved) if moved else 'none'))
+    logger.info('\n'.join(lines))
+    return dict(iou_type=iou_type, chosen_by=chosen_by, reference_alpha=reference,
+                best_alpha=best, files=files,
+                **{key: [dict(category_id=r['category_id'], name=r['name'], change=r['change'])
+                         for r in moved_rows] for key, moved_rows in moves.items()})
 
 
 def run_alpha_sweep(runner, alphas: Sequence[float]) -> dict:

@@ -455,7 +455,8 @@ def _collect(gt, cat_ids, precision, recall, iou_thrs, iou_type, num_dets,
     per_category = [
         dict(category_id=cat_id, name=gt.cats[cat_id].get('name', str(cat_id)),
              frequency=gt.cats[cat_id]['frequency'],
-             image_count=gt.cats[cat_id].get('image_count'), num_gt=num_gt[idx],
+             image_count=gt.cats[cat_id].get('image_count'),
+             instance_count=gt.cats[cat_id].get('instance_count'), num_gt=num_gt[idx],
              num_dets=num_dets[idx]) for idx, cat_id in enumerate(cat_ids)
     ]
     cat_metrics = _per_category(precision, recall, iou_thrs)

@@ -1,22 +1,33 @@
 """Tables and files for an LVIS evaluation: summary, per frequency group, per category.
 
 Long-tail methods are judged on the rare classes, so next to the summary the report keeps every
-category's AP (CSV and JSON) to compare runs class by class.
+category's AP (CSV and JSON) to compare runs class by class, and plots it against the category's
+training count; :func:`category_ap_change` compares two reports category by category.
 """
 import csv
 import json
+import logging
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
-from ..fileio import atomic_open
-from .fast_lvis import LVISEvalResult
+from ..fileio import atomic_open, atomic_path
+from .fast_lvis import FREQUENCIES, LVISEvalResult
 
-_CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'num_gt', 'num_dets')
+_CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'instance_count', 'num_gt',
+                     'num_dets')
 _FREQUENCY_COLUMNS = ('frequency', 'num_categories', 'num_evaluated')
 _FREQUENCY_NAMES = dict(r='rare', c='common', f='frequent')
+_FREQUENCY_COLOURS = dict(r='tab:red', c='tab:orange', f='tab:blue')
+# LVIS files carry the train split's counts per category (in the val file too): instances if
+# given, else images.
+_COUNT_LABELS = dict(instance_count='training instances', image_count='training images')
+_CHANGE_COLUMNS = ('category_id', 'name', 'frequency', 'instance_count', 'image_count',
+                   'AP_reference', 'AP_best', 'change')
 
 
 def summary_table(result: LVISEvalResult) -> str:
@@ -45,10 +56,11 @@ def category_table(result: LVISEvalResult) -> str:
 
 
 def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
-    """Write ``{prefix}.{name}_report.json`` and the per-category / per-frequency CSVs.
+    """Write ``{prefix}.{name}_report.json``, the per-category / per-frequency CSVs and
+    ``{prefix}.{name}_per_category.png`` (see :func:`plot_per_category`).
 
     ``name`` is the IoU type, plus ``_fixed`` for Fixed AP. Undefined numbers (no ground
-    truth) are -1, as in the LVIS API. Returns the paths.
+    truth) are -1, as in the LVIS API. Returns the paths (the PNG's only when written).
     """
     os.makedirs(osp.dirname(osp.abspath(prefix)), exist_ok=True)
     base = f'{prefix}.{result.name}'
@@ -62,7 +74,137 @@ def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
     names = result.metric_names
     _write_csv(paths['per_category_csv'], result.per_category, _CATEGORY_COLUMNS, names)
     _write_csv(paths['per_frequency_csv'], result.per_frequency, _FREQUENCY_COLUMNS, names)
+    png = f'{base}_per_category.png'
+    if plot_per_category(result, png) is not None:
+        paths['per_category_png'] = png
     return paths
+
+
+def training_count_field(rows: Sequence[dict]) -> Optional[str]:
+    """``'instance_count'`` if every row has one, else ``'image_count'`` if every row has one,
+    else None: one count for all categories, so that they can be compared."""
+    for key in _COUNT_LABELS:
+        if rows and all(row.get(key) is not None for row in rows):
+            return key
+    return None
+
+
+def plot_per_category(result: LVISEvalResult, path: str) -> Optional[Dict[str, np.ndarray]]:
+    """Plot every category's AP against its training count (log scale), coloured by r / c / f.
+
+    Categories without ground truth (AP -1) are left out and counted in the title, as are any
+    with a training count below 1 (a log axis has no 0). Returns what was drawn: per frequency
+    group, an (N, 2) array of (count, AP). Without training counts in the annotation file's
+    categories, nothing is written and None is returned, with a warning in the log.
+    """
+    ap = result.metric_names[0]
+    field = training_count_field(result.per_category)
+    if field is None:
+        print_log(f'LVIS {result.name} report: no per-category plot, the categories have neither '
+                  'instance_count nor image_count', logger='current', level=logging.WARNING)
+        return None
+    no_gt = sum(row[ap] < 0 for row in result.per_category)
+    rows = [row for row in result.per_category if row[ap] >= 0 and row[field] >= 1]
+    left_out = [f'{no_gt} without ground truth']
+    no_count = len(result.per_category) - no_gt - len(rows)
+    if no_count:
+        left_out.append(f'{no_count} with {field} 0')
+    title = (f'LVIS {result.name}: {ap} of {len(rows)} categories '
+             f'({", ".join(left_out)} left out)')
+    return _scatter_by_frequency(rows, field, ap, path, title, ylabel=f'{result.name} {ap}')
+
+
+def category_ap_change(reference: dict, best: dict, metric: str = 'AP') -> List[dict]:
+    """Per category, ``metric`` in two reports and its change from ``reference`` to ``best``.
+
+    The reports are ``{prefix}.{name}_report.json`` contents of the same annotation file (e.g.
+    TDE off and the best alpha). Rows hold ``category_id, name, frequency, instance_count,
+    image_count`` (from ``reference``; a count None where the file has none), ``AP_reference``,
+    ``AP_best`` and ``change``, largest gain first (ties by category id). A category whose
+    ``metric`` is -1 (no ground truth) in either report has no change (None) and comes last.
+    """
+    ref_rows = {row['category_id']: row for row in reference['per_category']}
+    best_rows = {row['category_id']: row for row in best['per_category']}
+    if set(ref_rows) != set(best_rows):
+        raise ValueError(f'the reports have different categories ({len(ref_rows)} and '
+                         f'{len(best_rows)}, {len(set(ref_rows) ^ set(best_rows))} in only one): '
+                         'were they evaluated on the same annotation file?')
+    rows = []
+    for cat_id, row in ref_rows.items():
+        before, after = row[metric], best_rows[cat_id][metric]
+        rows.append(dict(
+            category_id=cat_id, name=row['name'], frequency=row['frequency'],
+            instance_count=row.get('instance_count'), image_count=row.get('image_count'),
+            AP_reference=before, AP_best=after,
+            change=after - before if before >= 0 and after >= 0 else None))
+    return sorted(rows, key=lambda r: (r['change'] is None, -(r['change'] or 0),
+                                       r['category_id']))
+
+
+def largest_moves(rows: Sequence[dict], num: int = 10) -> Dict[str, List[dict]]:
+    """From :func:`category_ap_change` rows: the ``num`` rare categories that gained most and
+    the ``num`` frequent ones that lost most (only real gains and losses, largest first)."""
+    gains = [r for r in rows if r['frequency'] == 'r' and (r['change'] or 0) > 0]
+    losses = [r for r in rows if r['frequency'] == 'f' and (r['change'] or 0) < 0]
+    return dict(rare_gains=gains[:num], frequent_losses=losses[::-1][:num])
+
+
+def save_ap_change(rows: Sequence[dict], prefix: str, title: str) -> Dict[str, str]:
+    """Write :func:`category_ap_change` rows to ``{prefix}.csv`` and plot the change against the
+    training count (log scale, coloured by r / c / f) to ``{prefix}.png``, leaving out the
+    categories without a change or a training count >= 1. Returns the paths written (no PNG,
+    with a warning in the log, where the categories carry no training counts)."""
+    paths = dict(csv=f'{prefix}.csv')
+    with atomic_open(paths['csv'], newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=_CHANGE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    field = training_count_field(rows)
+    if field is None:
+        print_log(f'{title}: no plot, the categories have neither instance_count nor '
+                  'image_count', logger='current', level=logging.WARNING)
+        return paths
+    paths['png'] = f'{prefix}.png'
+    with_change = [r for r in rows if r['change'] is not None]
+    shown = [r for r in with_change if r[field] >= 1]
+    left_out = [f'{len(rows) - len(with_change)} without AP in both']
+    if len(shown) < len(with_change):
+        left_out.append(f'{len(with_change) - len(shown)} with {field} 0')
+    _scatter_by_frequency(shown, field, 'change', paths['png'],
+                          f'{title} ({", ".join(left_out)} left out)', ylabel='AP change',
+                          zero_line=True)
+    return paths
+
+
+def _scatter_by_frequency(rows, x_key: str, y_key: str, path: str, title: str, ylabel: str,
+                          zero_line: bool = False) -> Dict[str, np.ndarray]:
+    """Scatter ``rows`` (x on a log scale), one colour per frequency group; returns the points
+    drawn per group. A bare Figure renders with Agg without switching pyplot's backend."""
+    from matplotlib.figure import Figure  # imported here: only the pictures need matplotlib
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
+    drawn = {}
+    for freq in FREQUENCIES:
+        group = [row for row in rows if row['frequency'] == freq]
+        if group:
+            points = ax.scatter([row[x_key] for row in group], [row[y_key] for row in group],
+                                s=16, alpha=0.7, color=_FREQUENCY_COLOURS[freq],
+                                label=f'{_FREQUENCY_NAMES[freq]} ({len(group)})')
+            drawn[freq] = np.asarray(points.get_offsets(), dtype=np.float64)
+    if zero_line:
+        ax.axhline(0, color='grey', linewidth=0.8)
+    ax.set_xscale('log')
+    ax.set_xlabel(f'{_COUNT_LABELS[x_key]} ({x_key}, log scale)')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if drawn:
+        ax.legend()
+    fig.tight_layout()
+    # Written beside ``path`` and renamed: an interrupted run never leaves half a PNG.
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    return drawn
 
 
 def _metric_columns(rows, names) -> tuple:

@@ -397,7 +397,7 @@ def test_interrupted_tool_keeps_previous_outputs(repo_root, tmp_path, monkeypatc
     args = [results, gt, '--out', str(out), '--report', str(prefix)]
     assert main(args) == 0
     before = {p: p.read_bytes() for p in (tmp_path / 'out').iterdir()}
-    assert len(before) == 4
+    assert len(before) == 5  # metrics, report JSON, two CSVs, per-category PNG
     _interrupt_json_dump(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         main(args)

@@ -1,6 +1,7 @@
 """End to end through the tools on a tiny mini-LVIS: 2-process CPU training (gloo), a checkpoint,
 a resume, tools/test.py on the checkpoint and the distributed one-pass alpha sweep agreeing
 with it."""
+import csv
 import glob
 import json
 import os
@@ -96,6 +97,20 @@ def test_test_tool_and_alpha_sweep_agree(trained, sweep):
     assert all(-1 <= c <= 1 for c in sweep['mean_cos_head_direction'])
     assert len(sweep['extra_alpha_cost_ratio']) == 2
     assert all(r > 0 for r in sweep['extra_alpha_cost_ratio'])
+    # Per-category pictures: each alpha's report, and the AP change from alpha 0 to the best
+    # alpha by mask AP (of equal APs, the smaller alpha).
+    for a in SWEPT_ALPHAS:
+        png = sweep['dir'] / f'alpha_{a:g}' / 'lvis.segm_per_category.png'
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    mask_ap = [m['lvis/segm_AP'] for m in sweep['metrics']]
+    change = sweep['ap_change']
+    assert (change['iou_type'], change['reference_alpha']) == ('segm', 0.0)
+    assert change['best_alpha'] == sweep['alphas'][mask_ap.index(max(mask_ap))]
+    with open(sweep['dir'] / 'alpha_sweep_ap_change.csv') as f:
+        rows = list(csv.DictReader(f))
+    with open(sweep['dir'] / 'alpha_0' / 'lvis.segm_per_category.csv') as f:
+        assert len(rows) == len(list(csv.DictReader(f)))
+    assert (sweep['dir'] / 'alpha_sweep_ap_change.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_test_tool_switches_tde_off_without_retraining(trained, sweep):
