@@ -3,68 +3,70 @@
 Both Cascade Mask R-CNNs come from one config; the TDE model only swaps every stage's box head for
 ``TDEShared2FCBBoxHead`` (``CausalNormPredictor`` as ``fc_cls``, head direction updated every
 training iteration). They share every weight of the same name and shape, see the same synthetic
-batch and are timed interleaved (the order swaps every round) so that the load of a shared machine
-hits both alike. Reported: medians, interquartile ranges and the TDE/stock ratio of a full training
-iteration (``train_step``: forward, loss, backward, SGD step through mmengine's ``OptimWrapper``),
-of inference (``test_step`` under ``no_grad``), and of the box classifier alone (also under
-``torch.autocast`` with ``--cls-autocast``). On a GPU: the peak memory of both models too.
+batch and are timed interleaved (the order swaps every round) so that the load of a shared
+machine hits both alike. Reported: medians, interquartile ranges and the TDE/stock ratio of a full
+training iteration (``train_step``: forward, loss, backward, SGD step through mmengine's
+``OptimWrapper``), of inference (``test_step`` under ``no_grad``), and of the box classifier alone
+(also under ``torch.autocast`` with ``--cls-autocast``). On a GPU: the peak memory of both models
+too. The set-up's sanity checks are tests (``tests/test_benchmarks/test_head_overhead.py``).
 
 Run from the repository root::
 
     python benchmarks/head_overhead.py          # a few minutes on 2 CPU cores
+    python benchmarks/head_overhead.py --iters 14 --out docs/benchmarks/head_overhead.md
     python benchmarks/head_overhead.py --device cuda --depth 101 --img-size 800
     # the paper's size: 1333x800, 2 images, 512 RoIs each, 300 detections, classifier under AMP
     python benchmarks/head_overhead.py --device cuda --depth 101 --img-size 800 --img-width 1333 \
         --batch-size 2 --test-max-per-img 300 --cls-rois 1024 --cls-autocast fp16 bf16
 """
 import argparse
-import contextlib
-import json
 import platform
 import shlex
 import statistics
 import sys
-import time
+import timeit
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+import mmcv
+import mmdet
+import mmengine
 import torch
+from mmengine.config import Config
+from mmengine.hub import get_config
+from mmengine.logging import MMLogger
+from mmengine.optim import OptimWrapper
+from mmengine.structures import InstanceData
 from torch import nn
 
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmdet.utils import register_all_modules
+
+from mmdet_tde.fileio import atomic_open, write_json_atomic
+from mmdet_tde.models import CausalNormPredictor
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-import mmcv  # noqa: E402
-import mmdet  # noqa: E402
-import mmengine  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.hub import get_config  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
-from mmengine.optim import OptimWrapper  # noqa: E402
-from mmengine.structures import InstanceData  # noqa: E402
-from mmdet.registry import MODELS  # noqa: E402
-from mmdet.structures import DetDataSample  # noqa: E402
-from mmdet.structures.mask import BitmapMasks  # noqa: E402
-from mmdet.utils import register_all_modules  # noqa: E402
-
-import mmdet_tde  # noqa: E402,F401
-from mmdet_tde.models import CausalNormPredictor  # noqa: E402
-
 DEFAULT_CONFIG = 'configs/lvis/cascade_baseline_r101.py'
 NECK_IN_CHANNELS = {18: [64, 128, 256, 512], 34: [64, 128, 256, 512],
                     50: [256, 512, 1024, 2048], 101: [256, 512, 1024, 2048]}
-MODELS_COMPARED = ('stock', 'tde')
+AUTOCAST_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 
 
-def model_configs(config: str, depth: int, num_classes: int, test_score_thr: float,
-                  test_max_per_img: int):
-    """The stock and TDE model configs: a ResNet-``depth`` without pretrained weights.
+def build_models(config: str, depth: int, num_classes: int, device: str, test_score_thr: float,
+                 test_max_per_img: int = 100, seed: int = 0):
+    """The stock and TDE models, a ResNet-``depth`` without pretrained weights, with every TDE
+    weight of the same name and shape copied from the stock model.
 
     With random weights the two heads score boxes very differently, so a score threshold would
     send different numbers of boxes to NMS and the mask heads and time that difference instead of
     the heads. The default threshold 0 keeps every candidate in both models and ``max_per_img``
     detections reach the mask heads of both: the work outside the box heads is the same.
+
+    Returns the models and the names of the TDE entries that could not be shared (the causal-norm
+    classifiers' head directions).
     """
     cfg = get_config(config) if config.startswith('mmdet::') else Config.fromfile(REPO / config)
     stock = cfg.model
@@ -77,25 +79,13 @@ def model_configs(config: str, depth: int, num_classes: int, test_score_thr: flo
     tde = Config(dict(model=stock.to_dict())).model
     for head in tde.roi_head.bbox_head:
         head.type = 'TDEShared2FCBBoxHead'
-    return stock, tde
-
-
-def build_models(config: str, depth: int, num_classes: int, device: str, test_score_thr: float,
-                 test_max_per_img: int = 100, seed: int = 0):
-    """Both models, with every weight of the same name and shape copied from stock into TDE.
-
-    Returns the models and the names of the TDE entries that could not be shared (the causal-norm
-    classifiers' head directions; their weights take the stock ones).
-    """
-    stock_cfg, tde_cfg = model_configs(config, depth, num_classes, test_score_thr,
-                                       test_max_per_img)
     models = {}
     logger = MMLogger.get_current_instance()
     level = logger.level
     logger.setLevel('WARNING')  # init_weights logs every parameter
-    for name, cfg in (('stock', stock_cfg), ('tde', tde_cfg)):
+    for name, model_cfg in (('stock', stock), ('tde', tde)):
         torch.manual_seed(seed)
-        models[name] = MODELS.build(cfg)
+        models[name] = MODELS.build(model_cfg)
         models[name].init_weights()
     logger.setLevel(level)
     stock_state = models['stock'].state_dict()
@@ -134,49 +124,43 @@ def make_batch(num_images: int, size: int, num_classes: int, num_gts: int, seed:
     return dict(inputs=inputs, data_samples=samples)
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], iters: int, warmup: int,
-                     device: str, label: str = '') -> Dict[str, List[float]]:
-    """Seconds per call of each function, run in turns (A, B, B, A, ...); warm-up rounds dropped."""
+def time_interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int,
+                     device: str = 'cpu', label: str = '') -> Dict[str, List[float]]:
+    """Seconds per call of each function, in rounds that take them in turns (A B, B A, ...); the
+    first ``warmup`` rounds are dropped.
+
+    Every call is timed by the standard library's ``timeit.Timer`` (garbage collection off), on
+    a GPU after waiting for it, as ``torch.utils.benchmark`` does. That Timer is not used itself:
+    it measures one function at a time and adds warm-up calls to every measurement, which for a
+    training iteration of several seconds would triple the run.
+    """
+    clock = timeit.default_timer
+    if device == 'cuda':
+        def clock():
+            torch.cuda.synchronize()
+            return timeit.default_timer()
+    timers = {name: timeit.Timer(fn, timer=clock) for name, fn in fns.items()}
     names = list(fns)
     times = {name: [] for name in names}
-    for step in range(warmup + iters):
+    for step in range(warmup + rounds):
         for name in (names if step % 2 == 0 else names[::-1]):
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fns[name]()
-            if device == 'cuda':
-                torch.cuda.synchronize()
+            seconds = timers[name].timeit(number=1)
             if step >= warmup:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(seconds)
         if label:
-            print(f'[head_overhead] {label}: round {step + 1}/{warmup + iters} done', flush=True)
+            print(f'[head_overhead] {label}: round {step + 1}/{warmup + rounds} done', flush=True)
     return times
 
 
-def summarize(seconds: List[float]) -> dict:
-    """Median and interquartile range in milliseconds."""
-    ms = sorted(s * 1e3 for s in seconds)
-    q1, _, q3 = statistics.quantiles(ms, n=4, method='inclusive') if len(ms) > 1 else ms * 3
-    return dict(median_ms=statistics.median(ms), q1_ms=q1, q3_ms=q3, n=len(ms))
-
-
 def compare(times: Dict[str, List[float]], a: str, b: str) -> dict:
-    """Summaries of ``a`` and ``b`` and the ratio of their medians, ``b / a``."""
-    sa, sb = summarize(times[a]), summarize(times[b])
-    return dict(baseline=a, candidate=b, **{a: sa, b: sb},
-                ratio=sb['median_ms'] / sa['median_ms'])
+    """Median and quartiles (ms) of ``a`` and ``b`` and the ratio of their medians, ``b / a``."""
+    def summary(seconds):
+        ms = sorted(s * 1e3 for s in seconds)
+        q1, _, q3 = statistics.quantiles(ms, n=4, method='inclusive') if len(ms) > 1 else ms * 3
+        return dict(median_ms=statistics.median(ms), q1_ms=q1, q3_ms=q3, n=len(ms))
 
-
-def prediction_shapes(samples) -> list:
-    return [{k: list(v.shape) for k, v in s.pred_instances.items()} for s in samples]
-
-
-def same_structure(shapes_a: list, shapes_b: list) -> bool:
-    """Same images, fields and per-detection shapes (the detection counts may differ)."""
-    return len(shapes_a) == len(shapes_b) and all(
-        a.keys() == b.keys() and all(a[k][1:] == b[k][1:] for k in a)
-        for a, b in zip(shapes_a, shapes_b))
+    sa, sb = summary(times[a]), summary(times[b])
+    return dict(baseline=a, candidate=b, **{a: sa, b: sb}, ratio=sb['median_ms'] / sa['median_ms'])
 
 
 def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str,
@@ -185,60 +169,42 @@ def bench_models(models: dict, batch: dict, iters: int, warmup: int, device: str
     wrappers = {name: OptimWrapper(torch.optim.SGD(m.parameters(), lr=lr, momentum=0.9,
                                                    weight_decay=1e-4))
                 for name, m in models.items()}
-    losses = {name: [] for name in models}
 
     def train(name):
         models[name].train()
-        log_vars = models[name].train_step(batch, wrappers[name])
-        losses[name].append({k: torch.as_tensor(v).item() for k, v in log_vars.items()})
-
-    predictions = {}
+        models[name].train_step(batch, wrappers[name])
 
     @torch.no_grad()
     def infer(name):
         models[name].eval()
-        predictions[name] = models[name].test_step(batch)
+        models[name].test_step(batch)
 
     train_times = time_interleaved({n: lambda n=n: train(n) for n in models}, iters, warmup, device,
                                    'training iterations')
     # TDE inference needs a head direction: the training iterations above have set it.
-    directions = [bool(m.has_head_direction) for m in models['tde'].modules()
-                  if isinstance(m, CausalNormPredictor)]
     infer_times = time_interleaved({n: lambda n=n: infer(n) for n in models}, iters, warmup, device,
                                    'inference')
     memory = memory_peaks(models, wrappers, train, infer) if device == 'cuda' else None
-    return dict(
-        train=compare(train_times, *MODELS_COMPARED),
-        inference=compare(infer_times, *MODELS_COMPARED),
-        checks=dict(
-            tde_head_directions_set=directions,
-            loss_keys={n: sorted(losses[n][-1]) for n in models},
-            losses_finite={n: all(torch.isfinite(torch.tensor(list(lv.values()))).all().item()
-                                  for lv in losses[n]) for n in models},
-            last_loss={n: losses[n][-1]['loss'] for n in models},
-            prediction_shapes={n: prediction_shapes(predictions[n]) for n in models}),
-        memory=memory)
-
-
-def _mib(num_bytes: int) -> float:
-    return num_bytes / 2**20
+    return dict(train=compare(train_times, 'stock', 'tde'),
+                inference=compare(infer_times, 'stock', 'tde'), memory=memory)
 
 
 def memory_peaks(models: dict, wrappers: dict, train: Callable[[str], None],
                  infer: Callable[[str], None]) -> dict:
-    """GPU memory of each model: its own state and the peak of one training iteration and one
-    inference (``torch.cuda.max_memory_allocated``), both models being resident.
+    """GPU memory (MiB) of each model: its own state and the peak of one training iteration and
+    one inference (``torch.cuda.max_memory_allocated``), both models being resident.
 
     ``own_state_mib``: the model's parameters, buffers and SGD momentum; ``*_above_resident_mib``:
     the peak less what was allocated before the call (both models' state), i.e. the memory the
     call needs. One model alone on the GPU peaks at about ``own_state + above_resident``.
     """
+    mib = 2**-20
     result = {}
     for name, model in models.items():
         state = [*model.parameters(), *model.buffers()]
         for group in wrappers[name].optimizer.state.values():
             state += [v for v in group.values() if torch.is_tensor(v)]
-        entry = dict(own_state_mib=_mib(sum(t.numel() * t.element_size() for t in state)))
+        entry = dict(own_state_mib=sum(t.numel() * t.element_size() for t in state) * mib)
         for kind, fn in (('train', train), ('inference', infer)):
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
@@ -247,13 +213,10 @@ def memory_peaks(models: dict, wrappers: dict, train: Callable[[str], None],
             fn(name)
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated()
-            entry[f'{kind}_peak_mib'] = _mib(peak)
-            entry[f'{kind}_above_resident_mib'] = _mib(peak - resident)
+            entry[f'{kind}_peak_mib'] = peak * mib
+            entry[f'{kind}_above_resident_mib'] = (peak - resident) * mib
         result[name] = entry
     return result
-
-
-AUTOCAST_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
 
 
 def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int, warmup: int,
@@ -263,11 +226,11 @@ def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int,
     ``autocast`` ('fp16' or 'bf16'): every call under ``torch.autocast`` with that dtype, as in
     AMP training: ``nn.Linear`` then runs in it, the causal-norm classifier stays in float32.
     """
-    if autocast is None:
-        region = contextlib.nullcontext
-    else:
-        def region():
-            return torch.autocast(device, dtype=AUTOCAST_DTYPES[autocast])
+    def region():
+        if autocast is None:
+            return nullcontext()
+        return torch.autocast(device, dtype=AUTOCAST_DTYPES[autocast])
+
     torch.manual_seed(seed)
     linear = nn.Linear(in_features, num_cols).to(device)
     causal = CausalNormPredictor(in_features, num_cols).to(device)
@@ -276,17 +239,13 @@ def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int,
     causal.update_head_direction(x)
     x_grad = x.clone().requires_grad_()
 
-    def train_linear():
+    def train(module):
+        module.train()
         with region():
-            out = linear(x_grad)
+            out = module(x_grad)
         out.float().sum().backward()
-
-    def train_causal():
-        causal.train()
-        with region():
-            out = causal(x_grad)
-        out.float().sum().backward()
-        causal.update_head_direction_from_targets(labels)
+        if module is causal:
+            causal.update_head_direction_from_targets(labels)
 
     @torch.no_grad()
     def infer(module):
@@ -299,29 +258,24 @@ def bench_classifier(num_rois: int, in_features: int, num_cols: int, iters: int,
         with region():
             fn(x)
 
-    train = time_interleaved(dict(linear=train_linear, causal_norm=train_causal), iters, warmup,
-                             device)
-    infer_times = time_interleaved(
-        dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal)), iters, warmup,
-        device)
-    fwd = time_interleaved(dict(linear=lambda: forward(linear),
-                                causal_norm=lambda: forward(causal.deconfounded_logits)),
-                           iters, warmup, device)
-    return dict(shape=[num_rois, in_features, num_cols], autocast=autocast,
-                forward=compare(fwd, 'linear', 'causal_norm'),
-                train=compare(train, 'linear', 'causal_norm'),
-                inference=compare(infer_times, 'linear', 'causal_norm'))
+    def timed(fns):
+        return compare(time_interleaved(fns, iters, warmup, device), 'linear', 'causal_norm')
+
+    return dict(
+        shape=[num_rois, in_features, num_cols], autocast=autocast,
+        forward=timed(dict(linear=lambda: forward(linear),
+                           causal_norm=lambda: forward(causal.deconfounded_logits))),
+        train=timed(dict(linear=lambda: train(linear), causal_norm=lambda: train(causal))),
+        inference=timed(dict(linear=lambda: infer(linear), causal_norm=lambda: infer(causal))))
 
 
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpuinfo = Path('/proc/cpuinfo')
+    if cpuinfo.exists():
+        names = [line.split(':', 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith('model name')]
+        cpu = names[0] if names else cpu
     info = dict(cpu=cpu, cpu_cores=torch.multiprocessing.cpu_count(),
                 torch_threads=torch.get_num_threads(), python=platform.python_version(),
                 torch=torch.__version__, mmcv=mmcv.__version__, mmdet=mmdet.__version__,
@@ -338,9 +292,8 @@ def _row(label: str, result: dict) -> str:
 
 
 def format_table(results: dict) -> str:
-    """Markdown report: settings, machine, the timing table, the sanity checks."""
-    s, m, c = results['settings'], results['machine'], results['models']['checks']
-    cls = results['classifier']
+    """Markdown report: settings, machine, the timing table, GPU memory."""
+    s, m, cls = results['settings'], results['machine'], results['classifier']
     n, d, cols = cls['shape']
     size = f"{s['img_width'] or s['img_size']}x{s['img_size']}"
     lines = [
@@ -367,21 +320,10 @@ def format_table(results: dict) -> str:
         _row('classifier training (forward + backward + head direction)', cls['train']),
         _row('classifier inference (TDE + background-exempted)', cls['inference']),
         *[_row(f"classifier {part}, autocast {dtype}", amp[part])
-          for dtype, amp in results.get('classifier_autocast', {}).items()
-          for part in ('forward', 'train', 'inference')], '',
-        f"Targets: training <= {results['targets']['train']}x, inference <= "
-        f"{results['targets']['inference']}x: training "
-        f"{'met' if results['targets']['train_met'] else 'NOT met'}, inference "
-        f"{'met' if results['targets']['inference_met'] else 'NOT met'}.", '',
-        f"Checks: losses finite {c['losses_finite']}, TDE head directions set "
-        f"{c['tde_head_directions_set']}, same prediction fields and shapes "
-        f"{results['same_prediction_structure']} (detections per image: stock "
-        f"{[p['bboxes'][0] for p in c['prediction_shapes']['stock']]}, TDE "
-        f"{[p['bboxes'][0] for p in c['prediction_shapes']['tde']]}). "
-        "Not shared with the stock model: "
-        f"{', '.join(f'`{k}`' for k in results['not_shared']) or 'nothing'}.", ''
+          for dtype, amp in results['classifier_autocast'].items()
+          for part in ('forward', 'train', 'inference')], ''
     ]
-    memory = results['models'].get('memory')
+    memory = results['models']['memory']
     if memory:
         lines += [
             'GPU memory, MiB (`torch.cuda.max_memory_allocated`, both models resident; alone, a '
@@ -420,8 +362,9 @@ def parse_args(argv=None):
                         help='rounds of the classifier benchmark')
     parser.add_argument('--cls-autocast', nargs='*', default=[], choices=sorted(AUTOCAST_DTYPES),
                         help='also time the classifier under torch.autocast with these dtypes')
-    parser.add_argument('--out', default='docs/benchmarks/head_overhead.md',
-                        help='markdown report; the raw numbers go to the same name with .json')
+    parser.add_argument('--out', default='work_dirs/head_overhead.md',
+                        help='markdown report, the raw numbers beside it as .json '
+                        '(docs/benchmarks/head_overhead.md to record a run)')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -430,20 +373,15 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     register_all_modules()
     argv = sys.argv[1:] if argv is None else argv
-    models, not_shared = build_models(args.config, args.depth, args.num_classes, args.device,
-                                      args.test_score_thr, args.test_max_per_img, args.seed)
+    models, _ = build_models(args.config, args.depth, args.num_classes, args.device,
+                             args.test_score_thr, args.test_max_per_img, args.seed)
     batch = make_batch(args.batch_size, args.img_size, args.num_classes, args.num_gts, args.seed,
                        args.img_width)
     model_results = bench_models(models, batch, args.iters, args.warmup, args.device)
     in_features = models['stock'].roi_head.bbox_head[0].fc_cls.in_features
-    classifier = bench_classifier(args.cls_rois, in_features, args.num_classes + 1, args.cls_iters,
-                                  max(args.warmup, 1), args.device, args.seed)
-    autocast = {dtype: bench_classifier(args.cls_rois, in_features, args.num_classes + 1,
-                                        args.cls_iters, max(args.warmup, 1), args.device,
-                                        args.seed, autocast=dtype)
-                for dtype in args.cls_autocast}
-    targets = dict(train=1.03, inference=1.02)
-    shapes = model_results['checks']['prediction_shapes']
+    classifier = [bench_classifier(args.cls_rois, in_features, args.num_classes + 1,
+                                   args.cls_iters, max(args.warmup, 1), args.device, args.seed,
+                                   autocast=dtype) for dtype in [None, *args.cls_autocast]]
     results = dict(
         command=shlex.join(['python', 'benchmarks/head_overhead.py', *argv]),
         settings={k: getattr(args, k) for k in ('config', 'device', 'iters', 'warmup', 'img_size',
@@ -451,17 +389,15 @@ def main(argv=None) -> dict:
                                                 'num_classes', 'test_score_thr',
                                                 'test_max_per_img', 'cls_rois', 'cls_iters',
                                                 'cls_autocast', 'seed')},
-        machine=machine(), not_shared=not_shared, models=model_results, classifier=classifier,
-        classifier_autocast=autocast,
-        same_prediction_structure=same_structure(shapes['stock'], shapes['tde']),
-        targets=dict(targets, train_met=model_results['train']['ratio'] <= targets['train'],
-                     inference_met=model_results['inference']['ratio'] <= targets['inference']))
+        machine=machine(),
+        models=model_results,
+        classifier=classifier[0],
+        classifier_autocast={c['autocast']: c for c in classifier[1:]})
     table = format_table(results)
     print(table)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table)
-    out.with_suffix('.json').write_text(json.dumps(results, indent=2) + '\n')
+    with atomic_open(args.out) as f:
+        f.write(table)
+    write_json_atomic(results, str(Path(args.out).with_suffix('.json')), indent=2)
     return results
 
 
