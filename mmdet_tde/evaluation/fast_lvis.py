@@ -265,14 +265,15 @@ def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
     """
     group = group or SingleProcess()
     _check_in_every_process(group, lambda: check_results(results, gt, iou_type))
+    verified = _verified_categories(gt)
     if max_dets >= 0:
-        kept = _top_per_group(results, 'image_id', max_dets)
-        if len(kept) < len(results):
-            results = [results[i] for i in kept]
-            order = None if order is None else np.asarray(order)[kept]
+        results, order = _subset(results, order, _top_per_group(results, 'image_id', max_dets))
+    if max_dets_per_cat < 0 and group.world_size > 1:
+        # Without a per-category cap, detections LVIS ignores (see below) need not travel.
+        results, order = _subset(results, order, [
+            i for i, det in enumerate(results) if det['category_id'] in verified[det['image_id']]])
     cat_ids = sorted(gt.cats)
     cat_index = {cat_id: idx for idx, cat_id in enumerate(cat_ids)}
-    verified = _verified_categories(gt)
     owner = _category_owners(results, cat_index, gt, group)
     if group.world_size > 1:
         results = exchange_by_owner(results, order, owner[[cat_index[r['category_id']]
@@ -330,6 +331,13 @@ def _evaluate(gt: COCO, results: Sequence[dict], iou_type: str, max_dets: int,
                                                                share_num_dets)
     return _collect(gt, cat_ids, precision, recall, params.iouThrs, iou_type,
                     num_dets=num_dets.tolist(), protocol=protocol)
+
+
+def _subset(results: Sequence[dict], order: Optional[Sequence[int]], kept: Sequence[int]):
+    """``results`` and ``order`` at the indices ``kept`` (ascending)."""
+    if len(kept) == len(results):
+        return results, order
+    return [results[i] for i in kept], None if order is None else np.asarray(order)[kept]
 
 
 def _check_in_every_process(group, check) -> None:
