@@ -64,6 +64,11 @@ TRAININGS = {
                            rows={'dual_phase_deconfound': 0.0, 'dual_phase_tde': 1.5}),
     'joint_then_phase2': dict(phase1='baseline', phase2='dual_phase/cascade_phase2_r18_minilvis.py',
                               rows={'joint_then_phase2': None}),
+    # The no-graph gain is dual-phase's only if joint training does not get it too.
+    'joint_then_phase2_no_graph': dict(phase1='baseline',
+                                       phase2='dual_phase/cascade_phase2_r18_minilvis.py',
+                                       phase2_options={'model.roi_head.graph_loss_weight': 0.0},
+                                       rows={'joint_then_phase2_no_graph': None}),
     'dual_phase_no_graph': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
                                 phase2='dual_phase/cascade_phase2_r18_minilvis.py',
                                 phase2_options={'model.roi_head.graph_loss_weight': 0.0},
@@ -84,6 +89,7 @@ ROW_LABELS = {
     'dual_phase_deconfound': 'dual-phase, de-confound heads (TDE off)',
     'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
     'joint_then_phase2': 'control: joint training, then the same phase II',
+    'joint_then_phase2_no_graph': 'control: joint training, then phase II without the graph loss',
     'dual_phase_no_graph': 'control: dual-phase without the graph loss',
     'dual_phase_no_memory': 'control: dual-phase without the memory',
 }
