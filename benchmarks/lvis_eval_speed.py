@@ -17,7 +17,6 @@ the LVIS API, or against one process with ``--skip-lvis-api``).
         --markdown docs/benchmarks/lvis_eval_speed_full.md    # LVIS v1 val size
 """
 import argparse
-import multiprocessing
 import os
 import pickle
 import platform
@@ -30,6 +29,7 @@ from importlib.metadata import version
 from mmdet_tde.evaluation import patch_lvis_numpy
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES, evaluate_lvis, load_lvis_annotations
+from mmdet_tde.evaluation.process_group import run_in_processes
 from mmdet_tde.fileio import atomic_open, write_json_atomic
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
@@ -59,7 +59,7 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def _lvis_api_worker(ann_file, dets_file, iou_type, outbox):
+def _lvis_api_worker(group, ann_file, dets_file, iou_type):
     patch_lvis_numpy()
     from lvis import LVIS, LVISEval, LVISResults
     with open(dets_file, 'rb') as f:
@@ -70,51 +70,33 @@ def _lvis_api_worker(ann_file, dets_file, iou_type, outbox):
     lvis_eval = LVISEval(gt, LVISResults(gt, dets), iou_type)
     lvis_eval.run()
     done = time.perf_counter()
-    outbox.put((0, loaded - start, done - loaded, _peak_gib(),
-                {k: float(v) for k, v in lvis_eval.results.items()}))
+    return (loaded - start, done - loaded, _peak_gib(),
+            {k: float(v) for k, v in lvis_eval.results.items()})
 
 
-def _fast_worker(rank, nproc, store, ann_file, shard_file, iou_type, outbox):
-    import torch.distributed as dist
-
-    from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
-    with open(shard_file.format(rank=rank), 'rb') as f:
+def _fast_worker(group, ann_file, shard_file, iou_type):
+    with open(shard_file.format(rank=group.rank), 'rb') as f:
         share, order = pickle.load(f)
     start = time.perf_counter()
     gt = load_lvis_annotations(ann_file)
     loaded = time.perf_counter()
-    group = SingleProcess()
-    if nproc > 1:
-        dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
-                                world_size=nproc)
-        group = TorchProcessGroup()
-        group.all_gather(None)  # all start together
+    group.all_gather(None)  # all start together
     begin = time.perf_counter()
     result = evaluate_lvis(gt, share, iou_type, group=group, order=order)
     done = time.perf_counter()
-    outbox.put((rank, loaded - start, done - begin, _peak_gib(),
-                None if result is None else result.summary))
-    if nproc > 1:
-        dist.destroy_process_group()
+    return (loaded - start, done - begin, _peak_gib(),
+            None if result is None else result.summary)
 
 
-def _in_processes(target, nproc, *args):
-    """Run ``target`` in ``nproc`` fresh processes: rank 0's (load s, evaluate s, metrics)
+def _in_processes(worker, nproc, *args):
+    """Run ``worker`` in ``nproc`` fresh processes: rank 0's (load s, evaluate s, metrics)
     and every process's peak memory."""
-    ctx = multiprocessing.get_context('spawn')
-    outbox = ctx.Queue()
-    with tempfile.TemporaryDirectory() as tmp:
-        extra = (os.path.join(tmp, 'store'), ) if target is _fast_worker else ()
-        procs = [ctx.Process(target=target,
-                             args=((rank, nproc) if target is _fast_worker else ()) + extra +
-                             args + (outbox, )) for rank in range(nproc)]
-        for proc in procs:
-            proc.start()
-        replies = sorted(outbox.get() for _ in procs)
-        for proc in procs:
-            proc.join()
-    _, load_s, eval_s, _, metrics = replies[0]
-    return load_s, eval_s, metrics, [r[3] for r in replies]
+    replies = run_in_processes(worker, nproc, *args)
+    for error, _ in replies:
+        if error is not None:
+            raise error
+    load_s, eval_s, _, metrics = replies[0][1]
+    return load_s, eval_s, metrics, [value[2] for _, value in replies]
 
 
 def bench(iou_type, num_images, dets_per_image, args, tmp_dir):

@@ -12,15 +12,9 @@ between N local processes (each evaluates a share of the categories; same number
 See docs/evaluation.md.
 """
 import argparse
-import multiprocessing
-import os
 import os.path as osp
-import queue
 import sys
-import tempfile
 import time
-
-import torch.distributed as dist
 
 from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
                                             count_categories_below, evaluate_lvis,
@@ -29,7 +23,7 @@ from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table, save_report,
                                               summary_table)
-from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
+from mmdet_tde.evaluation.process_group import SingleProcess, run_in_processes
 from mmdet_tde.fileio import check_output_path, write_json_atomic
 
 
@@ -66,7 +60,7 @@ def check_outputs(args) -> None:
             raise ValueError(f'{what} {path} is an input file; writing it would destroy it')
 
 
-def evaluate(gt, detections, args, group) -> list:
+def evaluate(group, gt, detections, args) -> list:
     """This process's share of ``detections`` evaluated (all of them in one process); the
     results on rank 0, None elsewhere."""
     if group.world_size == 1:
@@ -79,45 +73,16 @@ def evaluate(gt, detections, args, group) -> list:
                 group=group, order=order) for run in evaluations]
 
 
-def _evaluate_in_process(rank, args, gt, detections, store, outbox):
-    """One of --nproc processes (forked: the inputs are inherited, not copied)."""
-    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
-                            world_size=args.nproc)
-    try:
-        results = evaluate(gt, detections, args, TorchProcessGroup())
-        outbox.put((rank, None, results if rank == 0 else None))
-    except ValueError as e:
-        outbox.put((rank, str(e), None))
-    finally:
-        dist.destroy_process_group()
-
-
 def evaluate_shared(gt, detections, args) -> list:
-    """Evaluate in ``args.nproc`` local processes; rank 0's results."""
-    ctx = multiprocessing.get_context('fork')
-    outbox = ctx.Queue()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = os.path.join(tmp, 'store')
-        procs = [ctx.Process(target=_evaluate_in_process,
-                             args=(rank, args, gt, detections, store, outbox))
-                 for rank in range(args.nproc)]
-        for proc in procs:
-            proc.start()
-        replies = {}
-        while len(replies) < len(procs):
-            if not any(proc.is_alive() for proc in procs) and outbox.empty():
-                raise RuntimeError('an evaluation process died without a result '
-                                   f'(exit codes {[proc.exitcode for proc in procs]})')
-            try:
-                rank, error, results = outbox.get(timeout=1)
-            except queue.Empty:  # check on the processes again
-                continue
-            replies[rank] = (error, results)
-        for proc in procs:
-            proc.join()
-    errors = [error for error, _ in replies.values() if error]
+    """Evaluate in ``args.nproc`` local processes; rank 0's results.
+
+    Forked, so the processes inherit the inputs instead of unpickling them (this tool has
+    started no threads).
+    """
+    replies = run_in_processes(evaluate, args.nproc, gt, detections, args, start_method='fork')
+    errors = [error for error, _ in replies if error is not None]
     if errors:
-        raise ValueError(errors[0])
+        raise errors[0]
     return replies[0][1]
 
 
@@ -129,7 +94,7 @@ def main(argv=None) -> int:
         gt = load_lvis_annotations(args.annotations)
         detections = load_results(args.results)
         loaded = time.time()
-        results = (evaluate(gt, detections, args, SingleProcess()) if args.nproc == 1 else
+        results = (evaluate(SingleProcess(), gt, detections, args) if args.nproc == 1 else
                    evaluate_shared(gt, detections, args))
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -5,8 +5,14 @@ detections alone), so each process needs the detections of its categories from e
 one: an all-to-all of Python objects, which torch.distributed offers only for tensors. Objects
 travel pickled in byte tensors over a gloo group (CPU memory, whatever backend the job uses).
 :class:`SingleProcess` is the same interface for one process, so evaluation has one code path.
+:func:`run_in_processes` starts such a group of local processes (``tools/eval_lvis.py --nproc``,
+the tests, the speed benchmark).
 """
+import multiprocessing
+import os
 import pickle
+import queue
+import tempfile
 from typing import Any, List, Optional
 
 import numpy as np
@@ -91,3 +97,50 @@ def _to_bytes(obj: Any) -> torch.Tensor:
 def _from_bytes(tensor: torch.Tensor) -> Any:
     # Only tensors this job's own processes pickled above are ever unpickled here.
     return pickle.loads(tensor.numpy().tobytes())
+
+
+def run_in_processes(fn, nproc: int, *args, start_method: str = 'spawn') -> list:
+    """``fn(group, *args)`` in ``nproc`` fresh local processes: ``(exception, value)`` by rank.
+
+    With more than one process they form a gloo group (a file store in a temporary folder, so
+    no port is needed) and ``group`` is its :class:`TorchProcessGroup`; one process gets
+    :class:`SingleProcess`. An exception in a process comes back as its ``exception`` (value
+    None); a process that dies without reporting raises RuntimeError here. ``start_method``
+    'fork' lets the processes inherit ``args`` instead of unpickling them, but is unsafe from a
+    process that has started threads.
+    """
+    ctx = multiprocessing.get_context(start_method)
+    outbox = ctx.Queue()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, 'store')
+        procs = [ctx.Process(target=_run_as_rank, args=(rank, nproc, store, fn, args, outbox))
+                 for rank in range(nproc)]
+        for proc in procs:
+            proc.start()
+        replies = {}
+        while len(replies) < nproc:
+            try:
+                rank, error, value = outbox.get(timeout=1)
+            except queue.Empty:
+                if not any(proc.is_alive() for proc in procs) and outbox.empty():
+                    raise RuntimeError('a process died without a result (exit codes '
+                                       f'{[proc.exitcode for proc in procs]})') from None
+                continue
+            replies[rank] = (error, value)
+        for proc in procs:
+            proc.join()
+    return [replies[rank] for rank in range(nproc)]
+
+
+def _run_as_rank(rank, nproc, store, fn, args, outbox):
+    if nproc > 1:
+        dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+                                world_size=nproc)
+    try:
+        outbox.put((rank, None, fn(TorchProcessGroup() if nproc > 1 else SingleProcess(),
+                                   *args)))
+    except Exception as e:  # handed to the caller, which decides what it means
+        outbox.put((rank, e, None))
+    finally:
+        if nproc > 1:
+            dist.destroy_process_group()

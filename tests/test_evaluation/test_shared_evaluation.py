@@ -1,57 +1,30 @@
 """LVIS evaluation shared across processes gives one process's numbers, exactly."""
 import json
-import multiprocessing
-import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
-import torch.distributed as dist
 
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import (count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations)
-from mmdet_tde.evaluation.process_group import TorchProcessGroup
+from mmdet_tde.evaluation.process_group import run_in_processes
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 NUM_IMAGES = 60
 WORLD_SIZE = 2
 
 
-def _evaluate_in(rank, world_size, store, fn, args, queue):
-    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
-                            world_size=world_size)
-    try:
-        queue.put((rank, 'ok', fn(TorchProcessGroup(), *args)))
-    except Exception as e:  # reported to the test, which asserts on it
-        queue.put((rank, 'error', f'{type(e).__name__}: {e}'))
-    finally:
-        dist.destroy_process_group()
-
-
 def run_processes(fn, *args, world_size=WORLD_SIZE):
-    """``fn(group, *args)`` in ``world_size`` fresh gloo processes: {rank: (status, value)}.
+    """``fn(group, *args)`` in ``world_size`` fresh processes: {rank: (status, value)}.
 
     Spawned, not forked: a fork of the test process, which other tests leave with threads
     running, can deadlock.
     """
-    ctx = multiprocessing.get_context('spawn')
-    queue = ctx.Queue()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = os.path.join(tmp, 'store')
-        procs = [ctx.Process(target=_evaluate_in, args=(r, world_size, store, fn, args, queue))
-                 for r in range(world_size)]
-        for proc in procs:
-            proc.start()
-        out = {}
-        for _ in procs:
-            rank, status, value = queue.get(timeout=300)
-            out[rank] = (status, value)
-        for proc in procs:
-            proc.join(timeout=60)
-    return out
+    replies = run_in_processes(fn, world_size, *args)
+    return {rank: ('ok', value) if error is None else ('error', f'{type(error).__name__}: {error}')
+            for rank, (error, value) in enumerate(replies)}
 
 
 def _shared(group, gt_dict, dets, iou_type, evaluate, kwargs):
