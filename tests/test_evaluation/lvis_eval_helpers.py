@@ -34,3 +34,16 @@ def lvis_api_per_category_ap(lvis_eval: LVISEval) -> dict:
 def drop_categories(dets: list, cat_ids) -> list:
     cat_ids = set(cat_ids)
     return [d for d in dets if d['category_id'] not in cat_ids]
+
+
+def assert_same_as_lvis_api(result, ref: LVISEval, tol: float = 1e-12):
+    """Every summary metric and every category's AP of ``result`` equal the LVIS API's
+    ``ref``; returns the API's summary and per-category AP for further checks."""
+    from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES
+    ref_summary = ref.get_results()
+    for name in METRIC_NAMES:
+        assert abs(result.summary[name] - float(ref_summary[name])) <= tol, name
+    ref_cat_ap = lvis_api_per_category_ap(ref)
+    for row in result.per_category:
+        assert abs(row['AP'] - ref_cat_ap[row['category_id']]) <= tol, row['category_id']
+    return ref_summary, ref_cat_ap
