@@ -11,6 +11,12 @@ def read_requirements(name):
     return [line.strip() for line in lines if line.strip() and not line.startswith('#')]
 
 
+def mmdet_stack(name):
+    """One of the two MMDetection stacks as an extra, without its mmcv: mmcv has no wheel for
+    recent torch, and pip's isolated build of it fails, so tools/install.sh compiles it first."""
+    return [req for req in read_requirements(f'stack_{name}.txt') if 'mmcv' not in req]
+
+
 version = {}
 exec((HERE / 'mmdet_tde' / 'version.py').read_text(), version)
 
@@ -24,8 +30,14 @@ setup(
     packages=find_packages(include=['mmdet_tde', 'mmdet_tde.*']),
     python_requires='>=3.8',
     # torch and mmcv are deliberately absent: tools/install.sh installs them so that an existing
-    # CUDA torch is kept and mmcv's ops are compiled against it.
+    # CUDA torch is kept and mmcv's ops are compiled against it. The core (mmdet_tde.models.layers)
+    # needs only torch; the mmdet integration needs one of the two stacks, which install the same
+    # import names and must not be mixed: pick one extra.
     install_requires=read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
+    extras_require={
+        'tests': read_requirements('tests.txt'),
+        'openmmlab': mmdet_stack('openmmlab'),
+        'onedl': mmdet_stack('onedl'),
+    },
     license='Apache-2.0',
 )

@@ -16,12 +16,14 @@ PY_VERSION=${KIT_PYTHON_VERSION:-3.12}
 PY_TAG=cp${PY_VERSION/./}
 PIP=("$PYTHON" -m pip --disable-pip-version-check)
 
-# The pinned lines of requirements/runtime.txt (mmengine, mmdet, lvis, faster-coco-eval), and
+# The pinned lines of requirements/runtime.txt (lvis, faster-coco-eval) and of the default stack
+# (requirements/stack_openmmlab.txt: mmengine, mmdet; its mmcv is built from source), and
 # what they and mmcv need that the device image does not hold (its package list is in the
 # device docs: numpy, matplotlib and its dependencies, scipy, opencv-python-headless, pillow,
 # pyyaml, rich, six, tqdm, packaging, regex, cython and ninja are there; torch 2.11 itself needs
 # setuptools<82 but not numpy). setuptools<81: mmcv 2.1.0's setup.py imports pkg_resources.
-mapfile -t PINNED < <(grep -E '^[A-Za-z0-9_.-]+==' requirements/runtime.txt)
+mapfile -t PINNED < <(grep -hE '^[A-Za-z0-9_.-]+==' requirements/runtime.txt \
+    requirements/stack_openmmlab.txt | grep -v '^mmcv==')
 WHEELS=("${PINNED[@]}"
     pycocotools==2.0.11 shapely==2.2.0 terminaltables==3.1.10 # mmdet's
     addict==2.4.0 termcolor==3.3.0 yapf==0.43.0 platformdirs==4.14.8 # mmengine's and yapf's
