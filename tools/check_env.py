@@ -1,7 +1,8 @@
 """Exit 0 when this Python environment already has everything mmdet_tde needs.
 
 Used by install.sh to make a second install a quick no-op; ``--verbose`` says what is missing.
-The MMDetection stack is chosen by the environment variable ``MMDET_STACK`` (see STACKS);
+The MMDetection stack is chosen by the environment variable ``MMDET_STACK`` (see STACKS); unset,
+it is the stack already installed here, else the default;
 ``--conflicts`` exits 1 when the other stack is installed: both ship the packages ``mmcv``,
 ``mmengine`` and ``mmdet``, so installing one over the other would mix their files.
 """
@@ -22,7 +23,7 @@ REQUIREMENT_FILES = ['runtime.txt', 'tests.txt']
 
 
 def selected_stack() -> str:
-    stack = os.environ.get('MMDET_STACK', DEFAULT_STACK)
+    stack = os.environ.get('MMDET_STACK') or installed_stack() or DEFAULT_STACK
     if stack not in STACKS:
         sys.exit(f'[check_env] MMDET_STACK={stack!r} is not a known stack; allowed values: '
                  f'{", ".join(STACKS)} (default {DEFAULT_STACK})')
@@ -45,6 +46,13 @@ def installed_version(name):
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def installed_stack():
+    """The one stack with a distribution installed here, else None (none, or a mix)."""
+    found = [stack for stack in STACKS
+             if any(installed_version(req.name) for req in stack_requirements(stack))]
+    return found[0] if len(found) == 1 else None
 
 
 def problems(stack):

@@ -8,7 +8,8 @@
 #   openmmlab (default)  mmcv 2.1.0, mmengine 0.10.7, mmdet 3.3.0 (requirements/stack_openmmlab.txt)
 #   onedl                onedl-mmcv 2.3.6, onedl-mmengine 0.10.12, onedl-mmdetection 3.5.1, the
 #                        maintained continuation under the same import names (stack_onedl.txt)
-# Both install the packages mmcv, mmengine and mmdet: one environment holds one stack.
+# Both install the packages mmcv, mmengine and mmdet: one environment holds one stack. Unset,
+# MMDET_STACK is the stack already installed here, so later runs need no switch.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python3}

@@ -15,6 +15,7 @@ from typing import Iterator, List, Tuple
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 UNSAFE_FLAG = '--unsafe-load'
@@ -149,10 +150,13 @@ def checkpoint_loading(unsafe: bool = False) -> Iterator[None]:
     pretrained weights) through :func:`load_checkpoint_file` inside this block.
 
     Local files are loaded here; remote ones (``torchvision://``, URLs) by mmengine's loader
-    with the allowed types, and ``unsafe`` does not apply to them. mmengine's loader is put
-    back on exit, so nothing outside the block changes.
+    with the allowed types, and ``unsafe`` does not apply to them. The maintained mmengine fork
+    (onedl-mmengine) loads remote files through ``_safe_torch_load``, which retries a refused
+    file with full unpickling after a warning; inside the block that retry is replaced by the
+    refusal. mmengine's loaders are put back on exit, so nothing outside the block changes.
     """
     original = CheckpointLoader.__dict__['load_checkpoint']
+    fork_loader = getattr(mmengine_checkpoint, '_safe_torch_load', None)
 
     def load(cls, filename, map_location=None, logger='current'):
         if not _is_remote(filename):
@@ -165,8 +169,16 @@ def checkpoint_loading(unsafe: bool = False) -> Iterator[None]:
                 raise _refusal(filename, str(e), remote=True) from None
             raise
 
+    def load_without_fallback(file, map_location=None, weights_only=None):
+        with trusted_checkpoint_types():
+            return torch.load(file, map_location=map_location, weights_only=True)
+
     CheckpointLoader.load_checkpoint = classmethod(load)
+    if fork_loader is not None:
+        mmengine_checkpoint._safe_torch_load = load_without_fallback
     try:
         yield
     finally:
         CheckpointLoader.load_checkpoint = original
+        if fork_loader is not None:
+            mmengine_checkpoint._safe_torch_load = fork_loader

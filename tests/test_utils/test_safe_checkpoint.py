@@ -111,6 +111,39 @@ def test_code_in_a_checkpoint_is_refused_and_does_not_run(tmp_path):
     assert str(path) in message and 'io.open' in message and '--unsafe-load' in message
 
 
+@pytest.fixture
+def remote_scheme(tmp_path):
+    """A remote scheme ``testremote://NAME`` serving ``tmp_path/NAME`` the way mmengine's remote
+    loaders read (s3, pavi): through ``_safe_torch_load`` in the maintained fork
+    (onedl-mmengine), which retries a refused file with full unpickling, else ``torch.load``."""
+    import mmengine.runner.checkpoint as mmengine_checkpoint
+    prefix = 'testremote://'
+
+    def load(filename, map_location=None):
+        local = tmp_path / filename[len(prefix):]
+        fork_loader = getattr(mmengine_checkpoint, '_safe_torch_load', None)
+        if fork_loader is not None:
+            return fork_loader(str(local), map_location=map_location)
+        return torch.load(str(local), map_location=map_location)
+
+    CheckpointLoader.register_scheme(prefixes=prefix, loader=load, force=True)
+    yield prefix
+    CheckpointLoader._schemes.pop(prefix)
+
+
+def test_code_in_a_remote_checkpoint_is_refused_and_does_not_run(tmp_path, remote_scheme):
+    marker = tmp_path / 'ran'
+    save_with(tmp_path, 'evil.pth', FileMaker(marker))
+    with checkpoint_loading(), pytest.raises(UnsafeCheckpointError) as err:
+        _load_checkpoint(remote_scheme + 'evil.pth', map_location='cpu')
+    assert not marker.exists()
+    assert 'download it and load the local file with --unsafe-load' in str(err.value)
+    save_with(tmp_path, 'plain.pth', 'only data')
+    with checkpoint_loading():
+        ckpt = _load_checkpoint(remote_scheme + 'plain.pth', map_location='cpu')
+    assert ckpt['meta']['note'] == 'only data'
+
+
 def test_a_foreign_class_is_refused_by_name(tmp_path):
     path = save_with(tmp_path, 'note.pth', TrustedNote('mine'))
     with pytest.raises(UnsafeCheckpointError, match=r'TrustedNote.*--unsafe-load'):
