@@ -4,7 +4,8 @@
 # with gloo), test with TDE (distributed), then sweep alpha in one distributed pass: alpha 0 is
 # TDE off.
 # About 21 minutes on 2 CPU cores. Environment: NPROC (2), WORK_DIR (work_dirs/minilvis_demo),
-# EPOCHS (the config's 4), PORT (29500).
+# EPOCHS (the config's 4), SEED (none: a random seed; set, the training repeats exactly on the
+# same machine and stack), PORT (29500).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 export PYTHON=${PYTHON:-python3}
@@ -23,7 +24,9 @@ step "2/5 generate mini-LVIS in data/minilvis"
 
 step "3/5 train $CONFIG on $NPROC processes"
 EXTRA=()
-if [ -n "${EPOCHS:-}" ]; then EXTRA=(--cfg-options "train_cfg.max_epochs=$EPOCHS"); fi
+if [ -n "${EPOCHS:-}" ]; then EXTRA+=("train_cfg.max_epochs=$EPOCHS"); fi
+if [ -n "${SEED:-}" ]; then EXTRA+=("randomness.seed=$SEED"); fi
+if [ ${#EXTRA[@]} -gt 0 ]; then EXTRA=(--cfg-options "${EXTRA[@]}"); fi
 bash tools/dist_train.sh "$CONFIG" "$NPROC" --work-dir "$WORK_DIR/train" "${EXTRA[@]}"
 CHECKPOINT=$(cat "$WORK_DIR/train/last_checkpoint")
 
