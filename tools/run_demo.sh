@@ -4,8 +4,7 @@
 # with gloo), test with TDE (distributed), then sweep alpha in one distributed pass: alpha 0 is
 # TDE off.
 # About 21 minutes on 2 CPU cores. Environment: NPROC (2), WORK_DIR (work_dirs/minilvis_demo),
-# EPOCHS (the config's 4), SEED (none: a random seed; set, the training repeats exactly on the
-# same machine and stack), PORT (29500).
+# EPOCHS (the config's 4), SEED (the training's seed; none: a random one), PORT (29500).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 export PYTHON=${PYTHON:-python3}
