@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels
 from mmdet_tde.fileio import write_json_atomic
 
-CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_phase*.py'))
+CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 
 
 def split_for(num_classes, path):
@@ -32,9 +32,10 @@ def with_split(cfg, split_file):
 
 def test_all_variants_are_shipped(repo_root):
     names = {path.split('/')[-1] for path in CONFIGS}
-    for phase in (1, 2):
-        for variant in ('r101', 'r101_lvis-v0.5', 'x101'):
-            assert f'cascade_phase{phase}_{variant}.py' in names
+    for heads in ('', 'tde_'):
+        for phase in (1, 2):
+            for variant in ('r101', 'r101_lvis-v0.5', 'x101'):
+                assert f'cascade_{heads}phase{phase}_{variant}.py' in names
 
 
 @pytest.mark.parametrize('config', [c for c in CONFIGS if 'phase2' in c])
@@ -53,8 +54,16 @@ def test_lvis_phase2_builds_with_its_teacher(config, tmp_path, repo_root):
     assert model.backbone.depth == 101
     assert type(model.backbone).__name__ == ('ResNeXt' if 'x101' in config else 'ResNet')
     assert type(model.teacher.backbone).__name__ == type(model.backbone).__name__
+    tde = 'tde_' in config
     masks = [head.fc_cls for head in model.teacher.roi_head.bbox_head]
-    assert all(type(m).__name__ == 'PhaseMaskedLinear' for m in masks)
+    assert all(type(m).__name__ == ('PhaseMaskedCausalNormPredictor' if tde
+                                    else 'PhaseMaskedLinear') for m in masks)
+    # the student has every column: the TDE heads' classifier, or mmdet's linear one
+    students = [head.fc_cls for head in model.roi_head.bbox_head]
+    assert all(type(m).__name__ == ('CausalNormPredictor' if tde else 'Linear')
+               for m in students)
+    assert all(m.weight.shape[0] == num_classes + 1 for m in students)
+    assert ('tde_phase1' in cfg.phase1_config) == tde
     split = make_split([dict(id=i, name=f'c{i}', frequency='r' if i % 5 == 0 else 'f')
                         for i in range(1, num_classes + 1)])
     masked = (masks[0].logit_mask != 0).nonzero().flatten().tolist()

@@ -1,0 +1,12 @@
+# Dual-phase training with the TDE heads on LVIS v1.0, phase I: cascade_phase1_r101.py with the
+# causal-norm classifier (phase-II columns masked) in every cascade stage; the head direction is
+# tracked from the phase-I foreground. Workflow as for the linear heads (README, "Dual-phase
+# training"), with these configs:
+#   tools/dist_train.sh configs/lvis/dual_phase/cascade_tde_phase1_r101.py 8
+_base_ = './cascade_phase1_r101.py'
+from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
+
+model = dict(
+    roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head,
+                                           type='PhaseMaskedCausalNormPredictor',
+                                           split_file=_base_.dual_phase_split)))
