@@ -28,16 +28,19 @@ def run(cmd, cwd, timeout=900, port='29700'):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, repo_root):
-    """Train 1 epoch with tools/dist_train.sh on 2 CPU processes, then resume for a second."""
+    """Train 1 epoch with tools/dist_train.sh on 2 CPU processes, then resume for a second.
+
+    Seeded: this tiny model's alpha-0 and alpha-3 metrics can coincide for some seeds (seen once
+    in a few runs), so an unseeded run made the TDE-off test flaky."""
     root = tmp_path_factory.mktemp('e2e')
     make_minilvis(str(root / 'data/minilvis'), MiniLVISOptions(seed=3, num_train=48, num_val=12),
                   progress=lambda *a: None)
     work = root / 'work'
     train = ['bash', str(repo_root / 'tools/dist_train.sh'), str(repo_root / CONFIG), '2',
-             '--work-dir', str(work)]
-    run(train + ['--cfg-options', 'train_cfg.max_epochs=1'], cwd=root)
+             '--work-dir', str(work), '--cfg-options', 'randomness.seed=0']
+    run(train + ['train_cfg.max_epochs=1'], cwd=root)
     epoch1 = torch.load(work / 'epoch_1.pth', map_location='cpu', weights_only=False)
-    log = run(train + ['--resume', '--cfg-options', 'train_cfg.max_epochs=2'], cwd=root)
+    log = run(train + ['train_cfg.max_epochs=2', '--resume'], cwd=root)
     return dict(root=root, work=work, epoch1=epoch1, resume_log=log, repo=repo_root)
 
 
