@@ -56,11 +56,9 @@ def installed_stack():
 
 
 def problems(stack):
-    lines = [str(req) for req in stack_requirements(stack)]
-    for name in REQUIREMENT_FILES:
-        lines += requirement_lines(name)
-    for line in lines:
-        req = Requirement(line)
+    requirements = stack_requirements(stack) + [
+        Requirement(line) for name in REQUIREMENT_FILES for line in requirement_lines(name)]
+    for req in requirements:
         version = installed_version(req.name)
         if version is None:
             yield f'{req.name} is not installed'
