@@ -10,14 +10,15 @@ otherwise:
   dual_phase_memory.json       the exemplar memory (annotation ids), for the phase-II dataset
   dual_phase_phase2_init.pth   the phase-I weights with the phase-II classifier rows
                                re-initialised, for phase II's ``load_from``
-The memory is the same for any number of processes.
+The memory is the same for any number of processes. Each process keeps the features of its
+images, and each category's then go to one process, which picks its exemplars: no process
+holds all of them.
 """
 import argparse
 import os
 import os.path as osp
 
 import torch
-import torch.distributed as dist
 from mmengine.config import DictAction
 from mmengine.dist import get_dist_info, init_dist
 from mmengine.registry import init_default_scope
@@ -30,6 +31,7 @@ from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, fe
                                               phase2_init_state, save_checkpoint_atomic,
                                               unwrapped_dataset_cfg)
 from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
+from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
 from mmdet_tde.fileio import write_json_atomic
 from mmdet_tde.utils import load_checkpoint_file, load_tool_config, setup_cpu_distributed
 
@@ -97,18 +99,14 @@ def main():
     dataset = feature_dataset(dataset_cfg.to_dict(), cfg.test_dataloader.dataset.pipeline)
     indices = range(rank, len(dataset), world_size)
     progress = ProgressBar(len(indices)) if rank == 0 else None
-    records = collect_features(model, dataset, per_image, indices, progress)
-    if world_size > 1:
-        gathered = [None] * world_size if rank == 0 else None
-        dist.gather_object(records, gathered, dst=0)
-        if rank == 0:
-            records = [r for part in gathered for r in part]
-    if rank != 0:
+    boxes = collect_features(model, dataset, per_image, indices, progress)
+    group = TorchProcessGroup() if world_size > 1 else SingleProcess()
+    memory = build_memory(boxes, args.num_exemplars, split, group)
+    if memory is None:  # not rank 0
         return
 
     out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
     os.makedirs(out_dir, exist_ok=True)
-    memory = build_memory(records, args.num_exemplars, split)
     memory['phase1_checkpoint'] = osp.basename(args.checkpoint)
     write_json_atomic(memory, osp.join(out_dir, MEMORY_FILE))
 
@@ -117,8 +115,9 @@ def main():
                                           phase1_checkpoint=osp.basename(args.checkpoint))),
                 state_dict=phase2_init_state(state_dict, fresh, phase2_labels(split)))
     save_checkpoint_atomic(init, osp.join(out_dir, INIT_FILE))
+    num_boxes = sum(memory['candidates'].values())
     picked = sum(len(v) for v in memory['exemplars'].values())
-    print(f'\n[dual-phase prepare] {len(records)} phase-I boxes, {picked} exemplars over '
+    print(f'\n[dual-phase prepare] {num_boxes} phase-I boxes, {picked} exemplars over '
           f"{len(memory['exemplars'])} categories -> {osp.join(out_dir, MEMORY_FILE)}, "
           f'{osp.join(out_dir, INIT_FILE)}', flush=True)
 

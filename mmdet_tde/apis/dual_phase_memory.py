@@ -5,10 +5,12 @@ The memory holds, per phase-I category, the annotations whose box-head classific
 (:func:`~mmdet_tde.models.layers.select_exemplars`). Features are computed one image at a
 time, so they do not depend on how images are batched or spread over processes, and candidates
 are ordered by annotation id before selection: the memory is the same for any number of
-processes.
+processes. Across processes, each category's features go to one process, which picks its
+exemplars (:func:`build_memory`).
 """
 import json
-from typing import Dict, Iterable, List, Tuple
+from collections import Counter
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from torch import nn
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
+from mmdet_tde.evaluation.process_group import SingleProcess
 from mmdet_tde.fileio import atomic_path
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
@@ -74,40 +77,102 @@ def image_features(model: nn.Module, item: dict, anns: List[dict]) -> torch.Tens
     return box_classifier_features(roi_head, stage, x, bbox2roi([boxes])).float().cpu()
 
 
+class BoxFeatures(NamedTuple):
+    """Classification features of ground-truth boxes: row i is annotation ``ann_ids[i]``, of
+    category ``cat_ids[i]``."""
+    ann_ids: np.ndarray  # int64, (N,)
+    cat_ids: np.ndarray  # int64, (N,)
+    features: np.ndarray  # float32, (N, D)
+
+    def rows(self, selected) -> 'BoxFeatures':
+        return BoxFeatures(self.ann_ids[selected], self.cat_ids[selected],
+                           self.features[selected])
+
+    @staticmethod
+    def concat(parts: Sequence['BoxFeatures']) -> 'BoxFeatures':
+        parts = [p for p in parts if len(p.ann_ids)] or [BoxFeatures.empty()]
+        return BoxFeatures(*(np.concatenate(column) for column in zip(*parts)))
+
+    @staticmethod
+    def empty() -> 'BoxFeatures':
+        return BoxFeatures(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                           np.zeros((0, 0), np.float32))
+
+
 def collect_features(model: nn.Module, dataset, per_image: Dict[int, List[dict]],
-                     indices: Iterable[int], progress=None) -> List[Tuple[int, int, np.ndarray]]:
-    """(annotation id, category id, feature) of every phase-I box in the images ``indices``."""
-    records = []
+                     indices: Iterable[int], progress=None) -> BoxFeatures:
+    """The features of every phase-I box in the images ``indices``."""
+    parts = []
     for index in indices:
         img_id = dataset.get_data_info(index)['img_id']
         anns = per_image.get(img_id)
         if anns:
-            features = image_features(model, dataset[index], anns).numpy()
-            records += [(a['id'], a['category_id'], f) for a, f in zip(anns, features)]
+            parts.append(BoxFeatures(np.array([a['id'] for a in anns], np.int64),
+                                     np.array([a['category_id'] for a in anns], np.int64),
+                                     image_features(model, dataset[index], anns).numpy()))
         if progress is not None:
             progress.update()
-    return records
+    return BoxFeatures.concat(parts)
 
 
-def build_memory(records: List[Tuple[int, int, np.ndarray]], num_exemplars: int,
-                 split: dict) -> dict:
-    """Pick each phase-I category's exemplars from all its records (any order)."""
-    by_category: Dict[int, List[Tuple[int, np.ndarray]]] = {}
-    for ann_id, cat_id, feature in sorted(records, key=lambda r: r[0]):
-        by_category.setdefault(cat_id, []).append((ann_id, feature))
-    exemplars, candidates = {}, {}
-    for cat_id in split['phase1_category_ids']:
-        entries = by_category.get(cat_id, [])
-        candidates[str(cat_id)] = len(entries)
-        if not entries:
-            continue
-        features = torch.from_numpy(np.stack([f for _, f in entries]))
-        picked = select_exemplars(features, num_exemplars)
-        exemplars[str(cat_id)] = [int(entries[i][0]) for i in picked.tolist()]
+def category_owners(counts: Dict[int, int], category_ids: Sequence[int],
+                    world_size: int) -> Dict[int, int]:
+    """The process that picks each category's exemplars, the same in every process.
+
+    The categories with the most boxes go first, each to the process holding the fewest boxes
+    so far, so that no process holds much more than its share of the features.
+    """
+    load = [0] * world_size
+    owners = {}
+    for cat_id in sorted(category_ids, key=lambda c: (-counts.get(c, 0), c)):
+        owners[cat_id] = min(range(world_size), key=lambda rank: (load[rank], rank))
+        load[owners[cat_id]] += counts.get(cat_id, 0)
+    return owners
+
+
+def exemplars_by_category(boxes: BoxFeatures, num_exemplars: int) -> Dict[int, Tuple[list, int]]:
+    """{category id: (its exemplars' annotation ids, its number of candidates)} for every
+    category in ``boxes``, each picked from its boxes in annotation-id order."""
+    order = np.lexsort((boxes.ann_ids, boxes.cat_ids))
+    cat_ids, starts = np.unique(boxes.cat_ids[order], return_index=True)
+    picked = {}
+    for cat_id, rows in zip(cat_ids.tolist(), np.split(order, starts[1:])):
+        chosen = select_exemplars(torch.from_numpy(boxes.features[rows]), num_exemplars)
+        picked[cat_id] = (boxes.ann_ids[rows[chosen.numpy()]].tolist(), len(rows))
+    return picked
+
+
+def build_memory(boxes: BoxFeatures, num_exemplars: int, split: dict,
+                 group=None) -> Optional[dict]:
+    """Pick each phase-I category's exemplars (Eq. 2-5) from all its boxes.
+
+    Shared across processes (``group``, an :class:`~mmdet_tde.evaluation.process_group.
+    TorchProcessGroup`), each process passes the boxes of its images; each category's boxes
+    then travel to the one process that picks its exemplars, so that no process holds all the
+    features (about 5 GB on LVIS v1). Rank 0 returns the memory, the others None.
+    """
+    group = group or SingleProcess()
+    category_ids = split['phase1_category_ids']
+    if group.world_size > 1:
+        counts = sum(group.all_gather(Counter(boxes.cat_ids.tolist())), Counter())
+        owners = category_owners(counts, category_ids, group.world_size)
+        owner_of_row = np.array([owners[c] for c in boxes.cat_ids.tolist()], np.int64)
+        # This process's own rows stay; only the others travel.
+        parts = [None if rank == group.rank else boxes.rows(owner_of_row == rank)
+                 for rank in range(group.world_size)]
+        received = group.all_to_all(parts)
+        received[group.rank] = boxes.rows(owner_of_row == group.rank)
+        del parts
+        boxes = BoxFeatures.concat(received)
+    shares = group.gather(exemplars_by_category(boxes, num_exemplars))
+    if shares is None:
+        return None
+    picked = {cat_id: value for share in shares for cat_id, value in share.items()}
     return dict(version=MEMORY_VERSION, split_digest=split['digest'],
                 num_exemplars=num_exemplars,
                 feature='input of fc_cls in the last box stage, phase-I model in eval mode',
-                exemplars=exemplars, candidates=candidates)
+                exemplars={str(c): picked[c][0] for c in category_ids if c in picked},
+                candidates={str(c): picked.get(c, ([], 0))[1] for c in category_ids})
 
 
 def fresh_classifier_state(model_cfg: dict, seed: int = 0) -> Dict[str, torch.Tensor]:

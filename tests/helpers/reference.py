@@ -62,6 +62,28 @@ def ref_cos(a, b):
     return sum(x * y for x, y in zip(a, b)) / (na * nb)
 
 
+def ref_select(feats, num):
+    """Eq. 2-5 by hand (exemplar selection, cosine similarity): the first strictly better
+    candidate wins, so ties go to the lowest index."""
+    feats = [list(map(float, row)) for row in feats]
+    n, d = len(feats), len(feats[0])
+    if n <= num:
+        return list(range(n))
+    c = [sum(row[t] for row in feats) / n for t in range(d)]
+    query, chosen = c, []
+    for _ in range(num):
+        best, best_s = None, -math.inf
+        for i in range(n):
+            if i not in chosen and ref_cos(query, feats[i]) > best_s:
+                best, best_s = i, ref_cos(query, feats[i])
+        chosen.append(best)
+        e = [math.exp(ref_cos(c, feats[m])) for m in chosen]
+        p = [v / sum(e) for v in e]
+        z = [sum(p[k] * feats[m][t] for k, m in enumerate(chosen)) for t in range(d)]
+        query = [c[t] + (c[t] - z[t]) for t in range(d)]
+    return chosen
+
+
 def ref_graph(z_old, z_new, reduction):
     """Eq. 6-8 by hand: a_ji is normalised over the new nodes j for each old node i."""
     n = len(z_old)

@@ -4,35 +4,13 @@ The references below are written straight from Eq. 2-9 of "Asynchronous Modeling
 Perspective for Long-Tailed Recognition" (ICLR 2021 submission, OpenReview u846Bqhry_) with
 plain Python loops, and call nothing from the implementation.
 """
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from mmdet_tde.models.layers import graph_matching_loss, intra_margin_loss, select_exemplars
-from helpers.reference import ref_cos, ref_graph
-
-
-def ref_select(feats, num):
-    """Eq. 2-5 by hand: first strictly-better candidate wins, so ties go to the lowest index."""
-    feats = [list(map(float, row)) for row in feats]
-    n, d = len(feats), len(feats[0])
-    if n <= num:
-        return list(range(n))
-    c = [sum(row[t] for row in feats) / n for t in range(d)]
-    query, chosen = c, []
-    for _ in range(num):
-        best, best_s = None, -math.inf
-        for i in range(n):
-            if i not in chosen and ref_cos(query, feats[i]) > best_s:
-                best, best_s = i, ref_cos(query, feats[i])
-        chosen.append(best)
-        e = [math.exp(ref_cos(c, feats[m])) for m in chosen]
-        p = [v / sum(e) for v in e]
-        z = [sum(p[k] * feats[m][t] for k, m in enumerate(chosen)) for t in range(d)]
-        query = [c[t] + (c[t] - z[t]) for t in range(d)]
-    return chosen
+from helpers.reference import ref_graph, ref_select
 
 
 def ref_intra(scores, labels, margin, k):

@@ -1,0 +1,94 @@
+"""The exemplar memory built in one process and shared across processes: the same memory, each
+category picked by exactly one process from all its boxes, against a float64 Eq. 2-5 loop."""
+import numpy as np
+import pytest
+
+import mmdet_tde.apis.dual_phase_memory as dual_phase_memory
+from mmdet_tde.apis.dual_phase_memory import BoxFeatures, build_memory, category_owners
+from mmdet_tde.evaluation.process_group import run_in_processes
+from helpers.reference import ref_select
+
+# Category id -> number of boxes; 5 has none, 9 is not a phase-I category of the split.
+COUNTS = {1: 23, 2: 14, 3: 9, 4: 4, 6: 2, 7: 1, 8: 12}
+SPLIT = dict(phase1_category_ids=[8, 1, 2, 3, 4, 5, 6, 7], digest='d' * 16)
+NUM_EXEMPLARS = 3
+
+
+@pytest.fixture(scope='module')
+def boxes():
+    rng = np.random.default_rng(0)
+    cat_ids = np.array([c for c, n in COUNTS.items() for _ in range(n)], np.int64)
+    rows = rng.permutation(len(cat_ids))
+    ann_ids = rng.choice(10_000, size=len(cat_ids), replace=False).astype(np.int64)
+    features = (rng.normal(size=(len(cat_ids), 6)) + 0.5).astype(np.float32)
+    return BoxFeatures(ann_ids, cat_ids[rows], features)
+
+
+def reference_memory(boxes):
+    """Each category's exemplars by the float64 loop, over its boxes in annotation-id order."""
+    exemplars = {}
+    for cat_id in SPLIT['phase1_category_ids']:
+        rows = [i for i in np.argsort(boxes.ann_ids) if boxes.cat_ids[i] == cat_id]
+        if rows:
+            picked = ref_select(boxes.features[rows].astype(np.float64), NUM_EXEMPLARS)
+            exemplars[str(cat_id)] = [int(boxes.ann_ids[rows[i]]) for i in picked]
+    return exemplars
+
+
+def test_one_process_matches_the_reference(boxes):
+    memory = build_memory(boxes, NUM_EXEMPLARS, SPLIT)
+    expected = reference_memory(boxes)
+    assert memory['exemplars'] == expected
+    assert list(memory['exemplars']) == list(expected)  # in the split's order
+    assert memory['candidates'] == {str(c): COUNTS.get(c, 0) for c in SPLIT['phase1_category_ids']}
+    assert memory['split_digest'] == SPLIT['digest']
+    assert memory['num_exemplars'] == NUM_EXEMPLARS
+
+
+def test_the_order_of_the_boxes_does_not_matter(boxes):
+    shuffled = boxes.rows(np.random.default_rng(1).permutation(len(boxes.ann_ids)))
+    assert build_memory(shuffled, NUM_EXEMPLARS, SPLIT) == build_memory(boxes, NUM_EXEMPLARS,
+                                                                        SPLIT)
+
+
+def _build_shared(group, boxes, shard_of_row):
+    """build_memory from this process's shard; also which boxes this process picked from."""
+    picked_from = []
+    pick = dual_phase_memory.exemplars_by_category
+
+    def recording_pick(own_boxes, num):
+        picked_from.append(sorted(own_boxes.cat_ids.tolist()))
+        return pick(own_boxes, num)
+
+    dual_phase_memory.exemplars_by_category = recording_pick
+    memory = build_memory(boxes.rows(shard_of_row == group.rank), NUM_EXEMPLARS, SPLIT, group)
+    return memory, picked_from
+
+
+@pytest.mark.parametrize('world_size,sharding', [
+    (2, 'interleaved'),
+    (3, 'interleaved'),
+    (2, 'one_rank_has_none'),
+])
+def test_shared_equals_one_process(boxes, world_size, sharding):
+    n = len(boxes.ann_ids)
+    shard_of_row = np.arange(n) % world_size if sharding == 'interleaved' else np.zeros(n, int)
+    replies = run_in_processes(_build_shared, world_size, boxes, shard_of_row)
+    assert [error for error, _ in replies] == [None] * world_size
+    memories = [memory for (_, (memory, _)) in replies]
+    assert memories[0] == build_memory(boxes, NUM_EXEMPLARS, SPLIT)
+    assert memories[1:] == [None] * (world_size - 1)
+    # Each category's boxes all went to one process, and only there.
+    held = [picked[0] for (_, (_, picked)) in replies]
+    assert sorted(sum(held, [])) == sorted(boxes.cat_ids.tolist())
+    owners = [{c for c in COUNTS if c in share} for share in held]
+    assert all(not (owners[a] & owners[b]) for a in range(world_size) for b in range(a))
+    assert max(len(share) for share in held) < n
+
+
+def test_category_owners_balance_the_boxes():
+    counts = {10: 100, 11: 60, 12: 50, 13: 10, 14: 0}
+    owners = category_owners(counts, [14, 13, 12, 11, 10], 2)
+    # Largest first, each to the least loaded process (ties to the lower rank).
+    assert owners == {10: 0, 11: 1, 12: 1, 13: 0, 14: 0}
+    assert category_owners(counts, list(counts), 1) == dict.fromkeys(counts, 0)
