@@ -28,21 +28,30 @@ from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_featur
 MEMORY_VERSION = 1
 
 
-def valid_box(ann: dict) -> bool:
-    """The boxes mmdet's LVIS datasets train on (``CocoDataset.parse_data_info``'s rule)."""
-    _, _, w, h = ann['bbox']
-    return ann.get('area', 0) > 0 and w >= 1 and h >= 1
+def valid_box(ann: dict, image: dict) -> bool:
+    """Whether mmdet's LVIS datasets train on the box (``CocoDataset.parse_data_info``'s rule:
+    part of it inside the image, a positive area, at least 1 pixel wide and high)."""
+    x, y, w, h = ann['bbox']
+    inside_w = min(x + w, image['width']) - max(x, 0)
+    inside_h = min(y + h, image['height']) - max(y, 0)
+    return inside_w > 0 and inside_h > 0 and ann.get('area', 0) > 0 and w >= 1 and h >= 1
 
 
 def phase1_annotations(ann_file: str, split: dict) -> Dict[int, List[dict]]:
-    """{image id: its phase-I annotations with a valid box, by annotation id}."""
+    """{image id: its phase-I annotations with a valid box, by annotation id}.
+
+    Only each annotation's id, category and box are kept: the annotation file (its masks
+    above all; about 1 GB of JSON for LVIS v1) is freed before the features are computed.
+    """
     with open(ann_file) as f:
-        annotations = json.load(f)['annotations']
+        dataset = json.load(f)
+    images = {image['id']: image for image in dataset['images']}
     phase1 = set(split['phase1_category_ids'])
     per_image: Dict[int, List[dict]] = {}
-    for ann in sorted(annotations, key=lambda a: a['id']):
-        if ann['category_id'] in phase1 and valid_box(ann):
-            per_image.setdefault(ann['image_id'], []).append(ann)
+    for ann in sorted(dataset['annotations'], key=lambda a: a['id']):
+        if ann['category_id'] in phase1 and valid_box(ann, images[ann['image_id']]):
+            per_image.setdefault(ann['image_id'], []).append(
+                dict(id=ann['id'], category_id=ann['category_id'], bbox=ann['bbox']))
     return per_image
 
 

@@ -1,11 +1,18 @@
-"""The exemplar memory built in one process and shared across processes: the same memory, each
-category picked by exactly one process from all its boxes, against a float64 Eq. 2-5 loop."""
+"""The exemplar memory's candidates and the memory built in one process and shared across
+processes: the boxes mmdet trains on; the same memory, each category picked by exactly one
+process from all its boxes, against a float64 Eq. 2-5 loop."""
+import json
+
 import numpy as np
 import pytest
 
+from mmdet.registry import DATASETS
+
 import mmdet_tde.apis.dual_phase_memory as dual_phase_memory
-from mmdet_tde.apis.dual_phase_memory import BoxFeatures, build_memory, category_owners
+from mmdet_tde.apis.dual_phase_memory import (BoxFeatures, build_memory, category_owners,
+                                              phase1_annotations)
 from mmdet_tde.evaluation.process_group import run_in_processes
+from mmdet_tde.testing import make_lvis_annotations
 from helpers.reference import ref_select
 
 # Category id -> number of boxes; 5 has none, 9 is not a phase-I category of the split.
@@ -92,3 +99,44 @@ def test_category_owners_balance_the_boxes():
     # Largest first, each to the least loaded process (ties to the lower rank).
     assert owners == {10: 0, 11: 1, 12: 1, 13: 0, 14: 0}
     assert category_owners(counts, list(counts), 1) == dict.fromkeys(counts, 0)
+
+
+def test_phase1_candidates_are_the_boxes_mmdet_trains_on(tmp_path):
+    annotations = make_lvis_annotations(12, 10, seed=2)
+    phase1 = [c['id'] for c in annotations['categories'] if c['frequency'] != 'r']
+    image = annotations['images'][0]
+    width, height = image['width'], image['height']
+    edge_cases = [([width + 5, 10, 20, 20], 400),  # outside the image: mmdet skips it
+                  ([width - 4, height - 4, 30, 30], 16),  # partly inside: kept
+                  ([10, 10, 0.5, 20], 10),  # under 1 pixel wide: skipped
+                  ([10, 10, 20, 20], 0)]  # area 0: skipped
+    first_id = max(a['id'] for a in annotations['annotations']) + 1
+    for offset, (bbox, area) in enumerate(edge_cases):
+        annotations['annotations'].append(dict(
+            id=first_id + offset, image_id=image['id'], category_id=phase1[0], bbox=bbox,
+            area=area, segmentation=[[0, 0, 1, 0, 1, 1]]))
+    ann_file = tmp_path / 'train.json'
+    ann_file.write_text(json.dumps(annotations))
+    per_image = phase1_annotations(str(ann_file), dict(phase1_category_ids=phase1))
+
+    # The reference: the phase-I boxes of mmdet's own LVIS dataset, per image.
+    dataset = DATASETS.build(dict(type='LVISV1Dataset', ann_file=str(ann_file),
+                                  data_prefix=dict(img=''), test_mode=True, filter_cfg=None,
+                                  pipeline=[]))
+    expected = {}
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        boxes = [(dataset.cat_ids[inst['bbox_label']], inst['bbox'])
+                 for inst in info['instances']]
+        boxes = [box for box in boxes if box[0] in phase1]
+        if boxes:
+            expected[info['img_id']] = sorted(boxes)
+    got = {img_id: sorted((a['category_id'], [x, y, x + w, y + h])
+                          for a in anns for x, y, w, h in [a['bbox']])
+           for img_id, anns in per_image.items()}
+    assert got == expected
+    edge_ids = {a['id'] for a in per_image[image['id']]} & set(range(first_id, first_id + 4))
+    assert edge_ids == {first_id + 1}
+    for anns in per_image.values():
+        assert [a['id'] for a in anns] == sorted(a['id'] for a in anns)
+        assert all(set(a) == {'id', 'category_id', 'bbox'} for a in anns)  # masks not kept
