@@ -72,14 +72,10 @@ def _build_shared(group, boxes, shard_of_row):
     return memory, picked_from
 
 
-@pytest.mark.parametrize('world_size,sharding', [
-    (2, 'interleaved'),
-    (3, 'interleaved'),
-    (2, 'one_rank_has_none'),
-])
-def test_shared_equals_one_process(boxes, world_size, sharding):
+@pytest.mark.parametrize('world_size', [2, 3])
+def test_shared_equals_one_process(boxes, world_size):
     n = len(boxes.ann_ids)
-    shard_of_row = np.arange(n) % world_size if sharding == 'interleaved' else np.zeros(n, int)
+    shard_of_row = np.arange(n) % 2  # with 3 processes, rank 2 has no boxes of its own
     replies = run_in_processes(_build_shared, world_size, boxes, shard_of_row)
     assert [error for error, _ in replies] == [None] * world_size
     memories = [memory for (_, (memory, _)) in replies]
