@@ -20,7 +20,7 @@ from torch import nn
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
-from mmdet_tde.evaluation.process_group import SingleProcess
+from mmdet_tde.evaluation.process_group import SingleProcess, least_loaded_owners
 from mmdet_tde.fileio import atomic_path
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
@@ -124,21 +124,6 @@ def collect_features(model: nn.Module, dataset, per_image: Dict[int, List[dict]]
     return BoxFeatures.concat(parts)
 
 
-def category_owners(counts: Dict[int, int], category_ids: Sequence[int],
-                    world_size: int) -> Dict[int, int]:
-    """The process that picks each category's exemplars, the same in every process.
-
-    The categories with the most boxes go first, each to the process holding the fewest boxes
-    so far, so that no process holds much more than its share of the features.
-    """
-    load = [0] * world_size
-    owners = {}
-    for cat_id in sorted(category_ids, key=lambda c: (-counts.get(c, 0), c)):
-        owners[cat_id] = min(range(world_size), key=lambda rank: (load[rank], rank))
-        load[owners[cat_id]] += counts.get(cat_id, 0)
-    return owners
-
-
 def exemplars_by_category(boxes: BoxFeatures, num_exemplars: int) -> Dict[int, Tuple[list, int]]:
     """{category id: (its exemplars' annotation ids, its number of candidates)} for every
     category in ``boxes``, each picked from its boxes in annotation-id order."""
@@ -163,8 +148,10 @@ def build_memory(boxes: BoxFeatures, num_exemplars: int, split: dict,
     group = group or SingleProcess()
     category_ids = split['phase1_category_ids']
     if group.world_size > 1:
+        # Each category to one process, the categories with the most boxes first.
         counts = sum(group.all_gather(Counter(boxes.cat_ids.tolist())), Counter())
-        owners = category_owners(counts, category_ids, group.world_size)
+        owners = dict(zip(category_ids, least_loaded_owners(
+            [counts[c] for c in category_ids], group.world_size).tolist()))
         owner_of_row = np.array([owners[c] for c in boxes.cat_ids.tolist()], np.int64)
         # This process's own rows stay; only the others travel.
         parts = [None if rank == group.rank else boxes.rows(owner_of_row == rank)

@@ -36,7 +36,7 @@ from faster_coco_eval.core.cocoeval import Params
 
 from .detection_exchange import exchange_by_owner
 from .lvis_input_checks import check_annotation_values, check_result_values, compress_rle
-from .process_group import SingleProcess
+from .process_group import SingleProcess, least_loaded_owners
 
 IOU_TYPES = ('bbox', 'segm', 'boundary')
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -368,12 +368,7 @@ def _category_owners(results: Sequence[dict], cat_index: dict, gt: COCO,
     costs = np.sum(group.all_gather(local), axis=0)
     for cat_id, idx in cat_index.items():
         costs[idx] += len(gt.catToImgs[cat_id])
-    owner = np.zeros(len(cat_index), dtype=np.int64)
-    load = np.zeros(group.world_size)
-    for idx in np.argsort(-costs, kind='stable'):
-        owner[idx] = np.argmin(load)
-        load[owner[idx]] += costs[idx]
-    return owner
+    return least_loaded_owners(costs, group.world_size)
 
 
 def _has_evaluated_area(area) -> bool:

@@ -89,6 +89,21 @@ class TorchProcessGroup:
         return received if self.rank == 0 else None
 
 
+def least_loaded_owners(costs, world_size: int) -> np.ndarray:
+    """The process for each item (by index), the same in every process given the same costs.
+
+    The costliest items go first, each to the least loaded process so far (ties: the lower
+    index, the lower rank), so that no process gets much more than its share of the work.
+    """
+    costs = np.asarray(costs)
+    owner = np.zeros(len(costs), dtype=np.int64)
+    load = np.zeros(world_size)
+    for idx in np.argsort(-costs, kind='stable'):
+        owner[idx] = np.argmin(load)
+        load[owner[idx]] += costs[idx]
+    return owner
+
+
 def _to_bytes(obj: Any) -> torch.Tensor:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())

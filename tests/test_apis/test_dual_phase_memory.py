@@ -9,9 +9,8 @@ import pytest
 from mmdet.registry import DATASETS
 
 import mmdet_tde.apis.dual_phase_memory as dual_phase_memory
-from mmdet_tde.apis.dual_phase_memory import (BoxFeatures, build_memory, category_owners,
-                                              phase1_annotations)
-from mmdet_tde.evaluation.process_group import run_in_processes
+from mmdet_tde.apis.dual_phase_memory import BoxFeatures, build_memory, phase1_annotations
+from mmdet_tde.evaluation.process_group import least_loaded_owners, run_in_processes
 from mmdet_tde.testing import make_lvis_annotations
 from helpers.reference import ref_select
 
@@ -89,12 +88,11 @@ def test_shared_equals_one_process(boxes, world_size):
     assert max(len(share) for share in held) < n
 
 
-def test_category_owners_balance_the_boxes():
-    counts = {10: 100, 11: 60, 12: 50, 13: 10, 14: 0}
-    owners = category_owners(counts, [14, 13, 12, 11, 10], 2)
+def test_categories_go_to_the_least_loaded_process():
+    owners = least_loaded_owners([0, 10, 50, 60, 100], 2)
     # Largest first, each to the least loaded process (ties to the lower rank).
-    assert owners == {10: 0, 11: 1, 12: 1, 13: 0, 14: 0}
-    assert category_owners(counts, list(counts), 1) == dict.fromkeys(counts, 0)
+    assert owners.tolist() == [0, 0, 1, 1, 0]
+    assert least_loaded_owners([0, 10, 50], 1).tolist() == [0, 0, 0]
 
 
 def test_phase1_candidates_are_the_boxes_mmdet_trains_on(tmp_path):
