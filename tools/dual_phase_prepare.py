@@ -33,7 +33,8 @@ from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, fe
 from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
 from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
 from mmdet_tde.fileio import write_json_atomic
-from mmdet_tde.utils import load_checkpoint_file, load_tool_config, setup_cpu_distributed
+from mmdet_tde.utils import (load_checkpoint_file, load_tool_config, run_tool,
+                             setup_cpu_distributed)
 
 MEMORY_FILE = 'dual_phase_memory.json'
 INIT_FILE = 'dual_phase_phase2_init.pth'
@@ -123,4 +124,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

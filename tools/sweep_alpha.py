@@ -18,7 +18,8 @@ from mmengine.runner import Runner
 
 from mmdet_tde.apis import run_alpha_sweep, sweep_ap_change
 from mmdet_tde.fileio import atomic_path, write_json_atomic
-from mmdet_tde.utils import alpha_arg, checkpoint_loading, load_tool_config, setup_cpu_distributed
+from mmdet_tde.utils import (alpha_arg, checkpoint_loading, load_tool_config, run_tool,
+                             setup_cpu_distributed)
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 
@@ -112,4 +113,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

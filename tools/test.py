@@ -12,8 +12,8 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import (alpha_arg, checkpoint_loading, load_tool_config, set_tde_inference,
-                             setup_cpu_distributed)
+from mmdet_tde.utils import (alpha_arg, checkpoint_loading, load_tool_config, run_tool,
+                             set_tde_inference, setup_cpu_distributed)
 
 
 def parse_args():
@@ -73,4 +73,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

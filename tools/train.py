@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import checkpoint_loading, load_tool_config, setup_cpu_distributed
+from mmdet_tde.utils import checkpoint_loading, load_tool_config, run_tool, setup_cpu_distributed
 
 
 def parse_args():
@@ -69,4 +69,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -2,7 +2,7 @@
 import argparse
 import datetime
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
@@ -36,6 +36,21 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
     print_log(f'no GPU: running rank {dist.get_rank()} of {dist.get_world_size()} on the CPU '
               'with the gloo backend', logger='current')
+
+
+def run_tool(main: Callable[[], None]) -> None:
+    """Run a tool's ``main``, then close the process group it started, even when it failed.
+
+    A gloo process group left to the interpreter's teardown can abort a process that finished
+    its work (SIGABRT, "terminate called without an active exception": about one 2-process job
+    in four here): gloo's threads still hold completed work whose tensors need the interpreter
+    that is going away. Closed while Python is alive, the job exits with its real status.
+    """
+    try:
+        main()
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict] = None,
