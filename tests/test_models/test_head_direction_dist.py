@@ -2,12 +2,13 @@
 
 They also agree to skip an iteration in which only one of them saw a non-finite feature.
 """
-import socket
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from helpers.ports import free_port
 
 C, D, STEPS, MOMENTUM = 4, 8, 5, 0.9
 NAN_STEP = 3
@@ -47,11 +48,6 @@ def worker(rank, world_size, port, out):
     out[rank] = (torch.stack(history), predictor.skipped_updates)
     dist.destroy_process_group()
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_rank_gloo_directions_are_identical_and_global():

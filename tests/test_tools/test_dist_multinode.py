@@ -3,7 +3,6 @@ process each), then a resume of that training by a 2-process run: every rank hol
 direction, the checkpoint holds it, and a resumed run starts from it on every rank."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from helpers.head_direction_hook import dump_path
+from helpers.ports import free_port
 from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
 
 pytestmark = pytest.mark.slow
@@ -33,11 +33,6 @@ train_dataloader = dict(num_workers=0, persistent_workers=False)
 val_dataloader = val_cfg = val_evaluator = None
 """
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
 
 
 def launch(paths, name, nproc, args, **env):
@@ -94,7 +89,7 @@ def two_nodes(tmp_path_factory, repo_root):
     base = (repo_root / 'configs/minilvis/cascade_tde_r18_minilvis.py').as_posix()
     config.write_text(CONFIG.format(base=base))
     paths = dict(repo=repo_root, dir=root, config=config, work=root / 'work')
-    port = free_port()
+    port = str(free_port())
     nodes = [launch(paths, f'node{rank}', 1, ['--cfg-options', 'train_cfg.max_epochs=1'],
                     NNODES='2', NODE_RANK=str(rank), MASTER_ADDR='127.0.0.1', PORT=port)
              for rank in range(2)]
@@ -119,7 +114,7 @@ def resumed(two_nodes):
     """The 2-node training resumed by a 2-process run on one node, for a second epoch."""
     outputs = wait_all([launch(two_nodes, 'resume', 2,
                                ['--resume', '--cfg-options', 'train_cfg.max_epochs=2'],
-                               PORT=free_port())])
+                               PORT=str(free_port()))])
     return dict(two_nodes, log=outputs[0])
 
 

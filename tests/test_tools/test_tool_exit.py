@@ -2,12 +2,13 @@
 before the interpreter's teardown, which otherwise aborts some finished 2-process gloo jobs."""
 import ast
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers.ports import free_port
 
 # The collectives of shared LVIS evaluation, then (optionally) a failure, inside run_tool; each
 # rank then writes down whether a process group is still open.
@@ -37,18 +38,13 @@ finally:
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
-
 
 def launch(script, mode):
     for report in script.parent.glob('rank*.txt'):
         report.unlink()
     env = dict(os.environ, OMP_NUM_THREADS='1')
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-           '--master_port', free_port(), str(script), mode, str(script.parent)]
+           '--master_port', str(free_port()), str(script), mode, str(script.parent)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
