@@ -49,7 +49,6 @@ def worker(rank, world_size, port, out):
     dist.destroy_process_group()
 
 
-
 def test_two_rank_gloo_directions_are_identical_and_global():
     world_size = 2
     with mp.Manager() as manager:

@@ -34,7 +34,6 @@ val_dataloader = val_cfg = val_evaluator = None
 """
 
 
-
 def launch(paths, name, nproc, args, **env):
     """Start tools/dist_train.sh in its own process group; its output goes to NAME.log."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, **env)

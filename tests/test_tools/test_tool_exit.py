@@ -38,7 +38,6 @@ finally:
 """
 
 
-
 def launch(script, mode):
     for report in script.parent.glob('rank*.txt'):
         report.unlink()
