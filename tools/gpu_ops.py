@@ -18,6 +18,8 @@ the Detectron2 definitions that mmcv's kernels implement; the check above compar
 import argparse
 import importlib
 import json
+import signal
+import subprocess
 import sys
 
 import torch
@@ -91,9 +93,28 @@ def torchvision_fallback_active() -> bool:
     return isinstance(_op_modules()[0].ext_module, _ExtProxy)
 
 
+def mmcv_build_info() -> dict:
+    """The compiler and CUDA version mmcv's ops were built with, asked in a child process: on
+    the first GPU run (mmcv 2.1.0 built for torch 2.11 / CUDA 13) ``get_compiling_cuda_version``
+    crashed the interpreter with a segmentation fault while the ops themselves ran."""
+    info = {}
+    for key, func in (('mmcv_cuda', 'get_compiling_cuda_version'),
+                      ('mmcv_compiler', 'get_compiler_version')):
+        child = subprocess.run(
+            [sys.executable, '-c', f'from mmcv.ops import {func}; print({func}())'],
+            capture_output=True, text=True)
+        if child.returncode == 0:
+            info[key] = child.stdout.strip()
+        elif child.returncode < 0:
+            info[key] = f'{func} crashed: {signal.Signals(-child.returncode).name}'
+        else:
+            info[key] = f'{func} failed: exit status {child.returncode}'
+    return info
+
+
 def check(device: str, seed: int = 0) -> dict:
     """RoIAlign and NMS on ``device`` against the CPU; raises nothing, reports everything."""
-    from mmcv.ops import get_compiler_version, get_compiling_cuda_version, nms, roi_align
+    from mmcv.ops import nms, roi_align
 
     g = torch.Generator().manual_seed(seed)
     feats = torch.rand(2, 16, 40, 56, generator=g, dtype=torch.float64).float()
@@ -101,8 +122,7 @@ def check(device: str, seed: int = 0) -> dict:
     wh = torch.rand(64, 2, generator=g) * torch.tensor([16.0, 12.0]) + 0.5
     rois = torch.cat([torch.randint(0, 2, (64, 1), generator=g).float(), xy, xy + wh], dim=1)
     weights = torch.rand(64, 16, 7, 7, generator=g)
-    result = dict(device=device, mmcv_cuda=get_compiling_cuda_version(),
-                  mmcv_compiler=get_compiler_version(),
+    result = dict(device=device, **mmcv_build_info(),
                   torchvision_fallback=torchvision_fallback_active())
 
     def roi_align_run(dev, sampling_ratio, aligned):

@@ -206,8 +206,11 @@ class AlphaSweep:
             self.seconds['per_alpha'][i] += time.perf_counter() - start
 
     def _accumulate_cosine(self, heads, features) -> None:
+        # The sums stay on the CPU, whatever device the model runs on (mmengine's all_reduce
+        # moves them to the communication device).
         for s, (head, feat) in enumerate(zip(heads, features)):
-            self.cos_sum[s] += head.fc_cls.head_direction_cosine(feat).mean(dim=1).double().sum()
+            cosine = head.fc_cls.head_direction_cosine(feat).mean(dim=1).double().sum()
+            self.cos_sum[s] += cosine.cpu()
         self.cos_count += len(features[0])
 
     def evaluate(self, num_samples: int) -> List[Dict[str, float]]:
