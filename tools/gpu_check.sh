@@ -6,7 +6,9 @@
 #       same time: the model is small), tests both, sweeps alpha on the fp32 one;
 #   (b) times the TDE heads against the stock ones at the paper's size (R101-FPN, 1333x800,
 #       1203 classes, 512 RoIs per image, 2 images) and the classifier alone under AMP;
-#   (c) records both models' GPU memory peaks (and every training log's).
+#   (c) records both models' GPU memory peaks (and every training log's);
+#   (d) runs dual-phase training with the TDE heads through the tools: split, phase I, the
+#       prepare tool, phase II with the teacher, test (short: that it runs on the device).
 # Every step is time-boxed against one deadline and publishes its results as soon as it ends, so
 # a failing step leaves time and output for the others.
 #
@@ -19,7 +21,7 @@
 # its time and the key numbers), console.log, results.tar.gz (every log and result file) and the
 # mmcv wheel built there, in parts of 15 MiB at most (see gpu.md to reuse it).
 # Environment: GPU_CHECK_BUDGET (seconds for the whole run, 560), GPU_CHECK_ITERS (training
-# iterations, 300), GPU_CHECK_BENCH (1; 0 skips the head benchmark, for a rerun that has its
+# iterations, 300), GPU_CHECK_DP_ITERS (each dual-phase phase's, 150), GPU_CHECK_BENCH (1; 0 skips the head benchmark, for a rerun that has its
 # table), PYTHON (python3), MAX_JOBS (nproc), TORCH_CUDA_ARCH_LIST (9.0).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -54,14 +56,16 @@ export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 TMPDIR=$WORK/tmp MPLCONFIGDI
 export PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [ "$CPU_MODE" = 1 ]; then
-    DEVICE=cpu ITERS=${GPU_CHECK_ITERS:-3} BATCH=2 WORKERS=0 LOG_INTERVAL=1
+    DEVICE=cpu ITERS=${GPU_CHECK_ITERS:-3} DP_ITERS=${GPU_CHECK_DP_ITERS:-2} BATCH=2 WORKERS=0
+    LOG_INTERVAL=1
     NUM_TRAIN=12 NUM_VAL=4
     BENCH=(--device cpu --config configs/minilvis/cascade_baseline_r18_minilvis.py --depth 18
         --img-size 64 --img-width 96 --num-classes 18 --num-gts 2 --iters 1 --warmup 1
         --cls-rois 64 --cls-iters 2 --cls-autocast bf16)
 else
     # 4 images an iteration: the demo's 2 processes x 2 images (lr 0.02)
-    DEVICE=cuda ITERS=${GPU_CHECK_ITERS:-300} BATCH=4 WORKERS=4 LOG_INTERVAL=10
+    DEVICE=cuda ITERS=${GPU_CHECK_ITERS:-300} DP_ITERS=${GPU_CHECK_DP_ITERS:-150} BATCH=4
+    WORKERS=4 LOG_INTERVAL=10
     NUM_TRAIN=455 NUM_VAL=150
     BENCH=(--device cuda --depth 101 --img-size 800 --img-width 1333 --batch-size 2
         --num-classes 1203 --num-gts 8 --test-max-per-img 300 --cls-rois 1024 --iters 10
@@ -285,14 +289,77 @@ sweep() { # NAME TRAIN_NAME
 }
 
 BENCH_ARGS="${BENCH[*]}" # arrays do not reach `bash -c`; the arguments have no spaces
+# Dual-phase (the second method): split, phase I, the prepare tool, phase II with the teacher, test;
+# the TDE-head variant, so that the phase-masked TDE classifier runs too. Iteration-based, DP_ITERS
+# iterations a phase: a check that it runs on the device, not a result.
+dp_configs() {
+    mkdir -p "$WORK/dual_phase"
+    "$PYTHON" tools/dual_phase_split.py "$WORK/minilvis/annotations/minilvis_v1_train.json" \
+        --out "$WORK/dual_phase/split.json"
+    "$PYTHON" - "$REPO" "$WORK" "$BATCH" "$WORKERS" "$DP_ITERS" "$LOG_INTERVAL" <<'PY'
+import sys
+
+from mmengine.config import Config
+
+repo, work, batch, workers, iters, log_interval = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+data_root, out = f'{work}/minilvis/', f'{work}/dual_phase'
+split = f'{out}/split.json'
+prepared = f'{work}/runs/dp_prepare'
+
+
+def write(base, name, **updates):
+    cfg = Config.fromfile(f'{repo}/configs/minilvis/dual_phase/{base}')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = data_root
+        cfg[loader].num_workers = workers
+        cfg[loader].persistent_workers = workers > 0
+    cfg.train_dataloader.batch_size = batch
+    cfg.train_dataloader.dataset.split_file = split
+    cfg.val_evaluator.ann_file = data_root + 'annotations/minilvis_v1_val.json'
+    cfg.test_evaluator.ann_file = cfg.val_evaluator.ann_file
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+                                end=max(1, iters // 4))]
+    cfg.log_processor = dict(by_epoch=False)
+    cfg.default_hooks.logger.interval = log_interval
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iters)
+    cfg.randomness = dict(seed=0)
+    cfg.merge_from_dict(updates)
+    if 'bbox_head' in cfg.model.roi_head and cfg.model.type != 'DualPhaseCascadeRCNN':
+        for head in cfg.model.roi_head.bbox_head:  # phase I: the masked classifier's split
+            head.cls_predictor_cfg.split_file = split
+    cfg.dump(f'{out}/{name}.py')
+
+
+write('cascade_tde_phase1_r18_minilvis.py', 'phase1')
+write('cascade_tde_phase2_r18_minilvis.py', 'phase2', load_from=f'{prepared}/dual_phase_phase2_init.pth',
+      model=dict(teacher_config=f'{out}/phase1.py',
+                 teacher_checkpoint=f'{work}/runs/train_dp_phase1/iter_{iters}.pth',
+                 roi_head=dict(split_file=split)),
+      train_dataloader=dict(dataset=dict(memory_file=f'{prepared}/dual_phase_memory.json')))
+PY
+}
+dp_train() { # PHASE
+    "$PYTHON" tools/train.py "$WORK/dual_phase/$1.py" --work-dir "$WORK/runs/train_dp_$1"
+}
+dp_prepare() {
+    "$PYTHON" tools/dual_phase_prepare.py "$WORK/dual_phase/phase1.py" \
+        "$WORK/runs/train_dp_phase1/iter_$DP_ITERS.pth" --num-exemplars 10 \
+        --out-dir "$WORK/runs/dp_prepare"
+}
+dp_test() {
+    "$PYTHON" tools/test.py "$WORK/dual_phase/phase2.py" \
+        "$WORK/runs/train_dp_phase2/iter_$DP_ITERS.pth" --work-dir "$WORK/runs/test_dp_phase2"
+}
 bench() {
     # shellcheck disable=SC2086
     "$PYTHON" benchmarks/head_overhead.py $BENCH_ARGS --out "$RES/head_overhead.md"
 }
 
 export -f env_report install_kit deps_check build_mmcv mmcv_import make_data train test_ckpt \
-    sweep bench checkpoint_of
-export REPO PYTHON KIT WORK SITE RES CPU_MODE DEVICE ITERS NUM_TRAIN NUM_VAL BENCH_ARGS
+    sweep bench checkpoint_of dp_configs dp_train dp_prepare dp_test
+export REPO PYTHON KIT WORK SITE RES CPU_MODE DEVICE ITERS DP_ITERS BATCH WORKERS LOG_INTERVAL \
+    NUM_TRAIN NUM_VAL BENCH_ARGS
 
 # ===================================================================================== run
 say "mode: $DEVICE; budget $((DEADLINE - START))s; out $OUT; work $WORK; kit $KIT"
@@ -354,8 +421,9 @@ fi
 wait "$DATA_PID" || true
 write_config
 
-# Two chains at once on the GPU (a small model; their timings are not benchmarks): fp32 then
-# its test and alpha sweep; AMP then its test. On the CPU one after the other, without AMP.
+# Three chains at once on the GPU (a small model; their timings are not benchmarks): fp32 then
+# its test and alpha sweep; AMP then its test; dual-phase. On the CPU one after the other,
+# without AMP.
 # They leave the head benchmark its last 110 s.
 STEP_DEADLINE=$((DEADLINE - (BENCH_ON == 1 ? 110 : 0)))
 chain_fp32() {
@@ -379,12 +447,27 @@ chain_amp() {
     fi
     run_step test_amp 90 bash -eo pipefail -c 'test_ckpt test_amp train_amp' || true
 }
+chain_dual_phase() {
+    local steps=(train_dp_phase1 dp_prepare train_dp_phase2 test_dp_phase2) step
+    skip_rest() { for step in "${steps[@]:$1}"; do skip_step "$step" "$2"; done; }
+    run_step dp_configs 60 bash -eo pipefail -c dp_configs || { skip_rest 0 "no configs"; return 0; }
+    run_step train_dp_phase1 150 bash -eo pipefail -c 'dp_train phase1' ||
+        { skip_rest 1 "no phase-I checkpoint"; return 0; }
+    run_step dp_prepare 120 bash -eo pipefail -c dp_prepare ||
+        { skip_rest 2 "no memory"; return 0; }
+    run_step train_dp_phase2 150 bash -eo pipefail -c 'dp_train phase2' ||
+        { skip_rest 3 "no phase-II checkpoint"; return 0; }
+    run_step test_dp_phase2 90 bash -eo pipefail -c dp_test || true
+}
 chain_fp32 &
 FP32_PID=$!
 if [ "$CPU_MODE" = 1 ]; then wait "$FP32_PID" || true; fi
 chain_amp &
 AMP_PID=$!
-wait "$FP32_PID" "$AMP_PID" || true
+if [ "$CPU_MODE" = 1 ]; then wait "$AMP_PID" || true; fi
+chain_dual_phase &
+DP_PID=$!
+wait "$FP32_PID" "$AMP_PID" "$DP_PID" || true
 unset STEP_DEADLINE
 
 # Alone on the device: these are the timings to report.

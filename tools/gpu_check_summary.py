@@ -129,7 +129,8 @@ def summary(work: Path) -> str:
     lines += section('mmcv', lambda: ['```', *log_lines(work, 'mmcv_import', limit=3),
                                       *log_lines(work, 'ops_check', limit=3),
                                       *log_lines(work, 'ops_check_fallback', limit=3), '```'])
-    lines += section('Training on mini-LVIS (TDE heads)', lambda: training_rows(work))
+    lines += section('Training on mini-LVIS (TDE heads; train_dp_*: dual-phase)',
+                     lambda: training_rows(work))
     lines += section('Test', lambda: test_rows(work))
     lines += section('Alpha sweep', lambda: sweep_rows(work))
     lines += section('Head overhead at the paper\'s size',
