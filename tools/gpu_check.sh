@@ -21,8 +21,9 @@
 # its time and the key numbers), console.log, results.tar.gz (every log and result file) and the
 # mmcv wheel built there, in parts of 15 MiB at most (see gpu.md to reuse it).
 # Environment: GPU_CHECK_BUDGET (seconds for the whole run, 560), GPU_CHECK_ITERS (training
-# iterations, 300), GPU_CHECK_DP_ITERS (each dual-phase phase's, 150), GPU_CHECK_BENCH (1; 0 skips the head benchmark, for a rerun that has its
-# table), PYTHON (python3), MAX_JOBS (nproc), TORCH_CUDA_ARCH_LIST (9.0).
+# iterations, 300), GPU_CHECK_DP_ITERS (iterations of each dual-phase phase, 150),
+# GPU_CHECK_BENCH (1; 0 skips the head benchmark, for a rerun that has its table), PYTHON
+# (python3), MAX_JOBS (nproc), TORCH_CUDA_ARCH_LIST (9.0).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -289,6 +290,7 @@ sweep() { # NAME TRAIN_NAME
 }
 
 BENCH_ARGS="${BENCH[*]}" # arrays do not reach `bash -c`; the arguments have no spaces
+
 # Dual-phase (the second method): split, phase I, the prepare tool, phase II with the teacher, test;
 # the TDE-head variant, so that the phase-masked TDE classifier runs too. Iteration-based, DP_ITERS
 # iterations a phase: a check that it runs on the device, not a result.
@@ -301,7 +303,8 @@ import sys
 
 from mmengine.config import Config
 
-repo, work, batch, workers, iters, log_interval = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+repo, work = sys.argv[1:3]
+batch, workers, iters, log_interval = map(int, sys.argv[3:])
 data_root, out = f'{work}/minilvis/', f'{work}/dual_phase'
 split = f'{out}/split.json'
 prepared = f'{work}/runs/dp_prepare'
@@ -332,7 +335,8 @@ def write(base, name, **updates):
 
 
 write('cascade_tde_phase1_r18_minilvis.py', 'phase1')
-write('cascade_tde_phase2_r18_minilvis.py', 'phase2', load_from=f'{prepared}/dual_phase_phase2_init.pth',
+write('cascade_tde_phase2_r18_minilvis.py', 'phase2',
+      load_from=f'{prepared}/dual_phase_phase2_init.pth',
       model=dict(teacher_config=f'{out}/phase1.py',
                  teacher_checkpoint=f'{work}/runs/train_dp_phase1/iter_{iters}.pth',
                  roi_head=dict(split_file=split)),
@@ -450,7 +454,8 @@ chain_amp() {
 chain_dual_phase() {
     local steps=(train_dp_phase1 dp_prepare train_dp_phase2 test_dp_phase2) step
     skip_rest() { for step in "${steps[@]:$1}"; do skip_step "$step" "$2"; done; }
-    run_step dp_configs 60 bash -eo pipefail -c dp_configs || { skip_rest 0 "no configs"; return 0; }
+    run_step dp_configs 60 bash -eo pipefail -c dp_configs ||
+        { skip_rest 0 "no configs"; return 0; }
     run_step train_dp_phase1 150 bash -eo pipefail -c 'dp_train phase1' ||
         { skip_rest 1 "no phase-I checkpoint"; return 0; }
     run_step dp_prepare 120 bash -eo pipefail -c dp_prepare ||
