@@ -1,23 +1,26 @@
-"""Long-tail comparison on mini-LVIS: TDE and dual-phase against what users would pick instead.
+"""Long-tail comparison on mini-LVIS (v2): TDE against what users would pick instead, every row
+trained for the same number of iterations on a schedule the learning curve shows converged.
 
-The same detector (the mini-LVIS Cascade Mask R-CNN) and schedule, trained once per method and
-seed through tools/dist_train.sh, evaluated with tools/dist_test.sh (de-confound models: one pass
-of tools/dist_sweep_alpha.sh gives alpha 0, the de-confounded softmax, and the TDE alpha).
+Every training is one shipped mini-LVIS config on an iteration schedule (the config's own is by
+epochs, and repeat-factor sampling makes an epoch longer): ``EPOCHS`` epochs of the plain
+dataset, a 100-iteration linear warm-up and the lr step at 3/4, as the shipped 4-epoch schedule
+has. It trains through tools/dist_train.sh and is evaluated by tools/dist_sweep_alpha.sh, one
+pass per swept setting: TDE's alpha (0 is the de-confounded softmax) and the tau of post-hoc
+logit adjustment (tau 0 is the model as trained), on the same checkpoint.
 
-Rows: the linear baseline; repeat-factor sampling (mmdet's ClassBalancedDataset) and, as its
-control, the baseline trained for as many iterations; mmdet's Seesaw
-loss with and without repeat-factor sampling; de-confound and de-confound-TDE; dual-phase with the
-linear and with the TDE heads (phase I, tools/dual_phase_prepare.py, phase II); and the controls
-a dual-phase gain must beat: joint training (the baseline) followed by the same phase II,
-dual-phase without the graph loss, and without the exemplar memory.
+``--curve`` trains seed 0 of the baseline and of repeat-factor sampling at ``CURVE_EPOCHS``
+and writes the learning curve; ``EPOCHS`` is the shortest length at which both are within
+``CONVERGED_WITHIN`` mask AP of their longest, set here once the curve said so.
 
 Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
-commit, times); the table, the paired differences and the plot are rebuilt from all of them, so
-runs can accumulate over several working periods. A run whose config no longer matches the
-current one (its digest) is listed as stale and left out of the table.
+commit, times); the tables, the readings and the plot are rebuilt from all of them, so runs
+accumulate over several working periods. A run whose resolved config no longer matches (its
+digest) is listed as stale and left out; rows added to a training later are evaluated on its
+checkpoint if the work dir still holds it.
 
-    python benchmarks/longtail_minilvis.py --seeds 0 1 2          # train what is missing
-    python benchmarks/longtail_minilvis.py --seeds 0 1 2 --rebuild  # table from finished runs
+    python benchmarks/longtail_minilvis.py --curve               # the learning curve first
+    python benchmarks/longtail_minilvis.py --seeds 0 1 2         # train what is missing
+    python benchmarks/longtail_minilvis.py --seeds 0 1 2 --rebuild  # pages from finished runs
 """
 import argparse
 import datetime
@@ -36,65 +39,65 @@ from mmdet_tde.fileio import atomic_open, atomic_path, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = 'configs/minilvis'
-METRICS = ('bbox_AP', 'bbox_APr', 'bbox_APc', 'bbox_APf',
-           'segm_AP', 'segm_APr', 'segm_APc', 'segm_APf')
+GROUPS = ('AP', 'APr', 'APc', 'APf')
+METRICS = tuple(f'{t}_{g}' for t in ('bbox', 'segm') for g in GROUPS)
 
-# training name -> its recipe. rows: {table row: alpha of the sweep, or None for a plain test}.
-# A dual-phase training runs phase I (or reuses another training as phase I: the "joint training"
-# control), tools/dual_phase_prepare.py, then phase II.
+# 455 training images, 2 processes x 2 images: 114 iterations an epoch of the plain dataset.
+ITERS_PER_EPOCH = 114
+WARMUP_ITERS = 100
+CURVE_EPOCHS = (4, 8, 12, 16)
+CURVE_TRAININGS = ('baseline', 'rfs')
+CONVERGED_WITHIN = 0.01  # mask AP
+# The schedule of the comparison, from the learning curve (docs/benchmarks/
+# longtail_schedule_minilvis.md); None until the curve has chosen it.
+EPOCHS = None
+
+# Evaluations of a trained model, by table row: ('alpha', a) TDE at alpha a (a sweep over the
+# alphas of a training); ('tau', t, form) logit adjustment at tau t ('exempted' or 'plain'
+# form, a sweep per form); ('test',) tools/dist_test.sh as the config is.
+def _with_logit_adjustment(row):
+    return {row: ('tau', 0.0, 'exempted'), f'{row}_la': ('tau', 1.0, 'exempted'),
+            f'{row}_la_plain': ('tau', 1.0, 'plain')}
+
+
 TRAININGS = {
-    'baseline': dict(config='cascade_baseline_r18_minilvis.py', rows={'baseline': None}),
-    'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows={'rfs': None}),
-    # Repeat-factor sampling keeps the epochs, so it trains 1.9x the iterations (857 images an
-    # epoch instead of 455): the baseline with as many iterations (8 epochs, lr step at 6 as at
-    # 3 of 4) tells sampling from longer training.
-    'baseline_8e': dict(config='cascade_baseline_r18_minilvis.py',
-                        options={'train_cfg.max_epochs': 8, 'train_cfg.val_begin': 9,
-                                 'param_scheduler.1.end': 8, 'param_scheduler.1.milestones': [6]},
-                        rows={'baseline_8e': None}),
+    'baseline': dict(config='cascade_baseline_r18_minilvis.py',
+                     rows=_with_logit_adjustment('baseline')),
+    'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows=_with_logit_adjustment('rfs')),
+    'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': ('test',)}),
+    'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py',
+                       rows={'seesaw_rfs': ('test',)}),
     'deconfound': dict(config='cascade_tde_r18_minilvis.py',
-                       rows={'deconfound': 0.0, 'deconfound_tde': 1.5}),
-    'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py', rows={'seesaw_rfs': None}),
-    'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': None}),
-    'dual_phase': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
-                       phase2='dual_phase/cascade_phase2_r18_minilvis.py',
-                       rows={'dual_phase': None}),
-    'dual_phase_tde': dict(phase1='dual_phase/cascade_tde_phase1_r18_minilvis.py',
-                           phase2='dual_phase/cascade_tde_phase2_r18_minilvis.py',
-                           rows={'dual_phase_deconfound': 0.0, 'dual_phase_tde': 1.5}),
-    'joint_then_phase2': dict(phase1='baseline', phase2='dual_phase/cascade_phase2_r18_minilvis.py',
-                              rows={'joint_then_phase2': None}),
-    # The no-graph gain is dual-phase's only if joint training does not get it too.
-    'joint_then_phase2_no_graph': dict(phase1='baseline',
-                                       phase2='dual_phase/cascade_phase2_r18_minilvis.py',
-                                       phase2_options={'model.roi_head.graph_loss_weight': 0.0},
-                                       rows={'joint_then_phase2_no_graph': None}),
-    'dual_phase_no_graph': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
-                                phase2='dual_phase/cascade_phase2_r18_minilvis.py',
-                                phase2_options={'model.roi_head.graph_loss_weight': 0.0},
-                                rows={'dual_phase_no_graph': None}),
-    'dual_phase_no_memory': dict(phase1='dual_phase/cascade_phase1_r18_minilvis.py',
-                                 phase2='dual_phase/cascade_phase2_r18_minilvis.py',
-                                 empty_memory=True, rows={'dual_phase_no_memory': None}),
+                       rows={'deconfound': ('alpha', 0.0), 'deconfound_tde': ('alpha', 1.5),
+                             'deconfound_la': ('tau', 1.0, 'exempted'),
+                             'deconfound_la_plain': ('tau', 1.0, 'plain')}),
+    'deconfound_rfs': dict(config='cascade_tde_rfs_r18_minilvis.py',
+                           rows={'deconfound_rfs': ('alpha', 0.0),
+                                 'deconfound_rfs_tde': ('alpha', 1.5)}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
-    'rfs': 'repeat-factor sampling',
-    'baseline_8e': 'control: linear baseline, 8 epochs (the iterations of RFS)',
-    'seesaw': 'Seesaw loss',
-    'seesaw_rfs': 'Seesaw loss + repeat-factor sampling',
+    'baseline_la': 'baseline + logit adjustment (tau 1, background exempted)',
+    'baseline_la_plain': 'baseline + logit adjustment (tau 1, plain)',
+    'rfs': 'repeat-factor sampling (RFS)',
+    'rfs_la': 'RFS + logit adjustment (tau 1, background exempted)',
+    'rfs_la_plain': 'RFS + logit adjustment (tau 1, plain)',
+    'seesaw': 'Seesaw loss (+ normalised mask predictor)',
+    'seesaw_rfs': 'Seesaw loss + RFS',
     'deconfound': 'de-confound (TDE off)',
     'deconfound_tde': 'de-confound-TDE (alpha 1.5)',
-    'dual_phase': 'dual-phase (linear)',
-    'dual_phase_deconfound': 'dual-phase, de-confound heads (TDE off)',
-    'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
-    'joint_then_phase2': 'control: joint training, then the same phase II',
-    'joint_then_phase2_no_graph': 'control: joint training, then phase II without the graph loss',
-    'dual_phase_no_graph': 'control: dual-phase without the graph loss',
-    'dual_phase_no_memory': 'control: dual-phase without the memory',
+    'deconfound_la': 'de-confound + logit adjustment (tau 1, background exempted)',
+    'deconfound_la_plain': 'de-confound + logit adjustment (tau 1, plain)',
+    'deconfound_rfs': 'de-confound + RFS (TDE off)',
+    'deconfound_rfs_tde': 'de-confound-TDE + RFS (alpha 1.5)',
 }
-SPLIT = 'data/minilvis/dual_phase_split.json'
-REFERENCES = ('baseline', 'rfs')
+# Paired tables: each row against the reference of the same training data or checkpoint.
+REFERENCES = ('baseline', 'rfs', 'deconfound')
+# The sections of a resolved config that decide a run's numbers (what the digest covers):
+# the top-level variables of the bases and comments are left out, so that a layout change
+# that resolves to the same training keeps the finished runs.
+DIGEST_KEYS = ('model', 'train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
+               'param_scheduler', 'optim_wrapper', 'randomness', 'load_from')
 
 
 def parse_args():
@@ -103,15 +106,22 @@ def parse_args():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--trainings', nargs='+', default=list(TRAININGS),
                         choices=list(TRAININGS), help='which trainings to run (default: all)')
+    parser.add_argument('--curve', action='store_true',
+                        help=f'the learning curve: {", ".join(CURVE_TRAININGS)} at '
+                        f'{CURVE_EPOCHS} epochs, seed 0')
+    parser.add_argument('--epochs', type=int, nargs='+',
+                        help='curve lengths (default: CURVE_EPOCHS), or the comparison\'s '
+                        '(default: EPOCHS)')
     parser.add_argument('--nproc', type=int, default=2)
     parser.add_argument('--port', type=int, default=29613,
                         help='master port of the distributed runs')
-    parser.add_argument('--work-dir', default='work_dirs/longtail_minilvis')
-    parser.add_argument('--runs-dir', default='docs/benchmarks/runs/longtail_minilvis',
+    parser.add_argument('--work-dir', default='work_dirs/longtail_minilvis_v2')
+    parser.add_argument('--runs-dir', default='docs/benchmarks/runs/longtail_minilvis_v2',
                         help='one JSON per finished training (commit them)')
     parser.add_argument('--out', default='docs/benchmarks/longtail_minilvis.md')
+    parser.add_argument('--curve-out', default='docs/benchmarks/longtail_schedule_minilvis.md')
     parser.add_argument('--rebuild', action='store_true',
-                        help='only rebuild the table and plot from the finished runs')
+                        help='only rebuild the pages from the finished runs')
     return parser.parse_args()
 
 
@@ -121,31 +131,34 @@ def run(cmd, port):
     subprocess.run(cmd, cwd=REPO, check=True, env=env)
 
 
-def seeded_config(path, seed):
-    """A shipped config with the seed set."""
-    cfg = Config.fromfile(osp.join(REPO, CONFIGS, path))
-    cfg.randomness = dict(seed=seed, deterministic=False)
+def iteration_schedule(cfg, epochs):
+    """``cfg`` trained ``epochs`` epochs of the plain dataset's iterations, whatever its sampler
+    does to an epoch: warm-up, lr x 0.1 at 3/4, a checkpoint to resume from every 4 epochs."""
+    iters = epochs * ITERS_PER_EPOCH
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters,
+                         val_begin=iters + 1)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=WARMUP_ITERS),
+        dict(type='MultiStepLR', by_epoch=False, begin=0, end=iters,
+             milestones=[round(0.75 * iters)], gamma=0.1)
+    ]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
+                                        interval=4 * ITERS_PER_EPOCH, max_keep_ckpts=1,
+                                        save_last=True)
+    cfg.log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
     return cfg
 
 
-def run_configs(training, seed):
-    """The configs a training runs, in order (a dual-phase one: phase I, then phase II)."""
-    recipe = TRAININGS[training]
-    if 'config' in recipe:
-        cfg = seeded_config(recipe['config'], seed)
-        cfg.merge_from_dict(recipe.get('options', {}))
-        return [cfg]
-    phase1 = recipe['phase1']
-    phase1 = run_configs(phase1, seed)[0] if phase1 in TRAININGS else seeded_config(phase1, seed)
-    phase2 = seeded_config(recipe['phase2'], seed)
-    phase2.merge_from_dict(recipe.get('phase2_options', {}))
-    if recipe.get('empty_memory'):
-        phase2.train_dataloader.dataset.memory_file = 'empty'
-    return [phase1, phase2]
+def run_config(training, epochs, seed):
+    """The config a training runs: the shipped one, seeded, on the iteration schedule."""
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS, TRAININGS[training]['config']))
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    return iteration_schedule(cfg, epochs)
 
 
-def config_digest(cfgs):
-    text = '\n'.join(cfg.pretty_text for cfg in cfgs)
+def config_digest(cfg):
+    resolved = cfg.to_dict()
+    text = json.dumps({k: resolved.get(k) for k in DIGEST_KEYS}, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -155,116 +168,129 @@ def git_commit():
     return out.stdout.strip() or 'unknown'
 
 
+def run_name(training, epochs, seed):
+    return f'{training}_{epochs}e_seed{seed}'
+
+
 def latest_test_metrics(test_dir):
     runs = sorted(d for d in os.listdir(test_dir) if d[:8].isdigit())
     with open(osp.join(test_dir, runs[-1], runs[-1] + '.json')) as f:
         return json.load(f)
 
 
+def evaluation_passes(rows):
+    """The tool runs that evaluate ``rows``: {pass: [(row, value)]}, a pass being ('test',),
+    ('alpha',) or ('tau', form)."""
+    passes = {}
+    for row, how in rows.items():
+        if how[0] == 'test':
+            key, value = ('test',), None
+        elif how[0] == 'alpha':
+            key, value = ('alpha',), how[1]
+        else:
+            key, value = ('tau', how[2]), how[1]
+        passes.setdefault(key, []).append((row, value))
+    return passes
+
+
 def evaluate(rows, config, checkpoint, work_dir, args):
-    """Metrics of each table row of one trained model."""
-    if list(rows.values()) == [None]:
-        test_dir = osp.join(work_dir, 'test')
-        run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.nproc),
-             '--work-dir', test_dir], args.port)
-        return {next(iter(rows)): latest_test_metrics(test_dir)}
-    sweep_dir = osp.join(work_dir, 'sweep')
-    run(['bash', 'tools/dist_sweep_alpha.sh', config, checkpoint, str(args.nproc),
-         '--alphas', *map(str, rows.values()), '--work-dir', sweep_dir], args.port)
-    with open(osp.join(sweep_dir, 'alpha_sweep.json')) as f:
-        sweep = json.load(f)
-    return {row: metrics for row, metrics in zip(rows, sweep['metrics'])}
+    """Metrics of each table row of one trained model, one tool run per pass."""
+    results = {}
+    for key, members in evaluation_passes(rows).items():
+        if key == ('test',):
+            test_dir = osp.join(work_dir, 'test')
+            run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.nproc),
+                 '--work-dir', test_dir], args.port)
+            results[members[0][0]] = latest_test_metrics(test_dir)
+            continue
+        values = sorted({value for _, value in members})
+        if key == ('alpha',):
+            sweep_dir, flags = osp.join(work_dir, 'sweep_alpha'), ['--alphas']
+            name, stem = 'alphas', 'alpha_sweep'
+        else:
+            sweep_dir = osp.join(work_dir, f'sweep_tau_{key[1]}')
+            flags = ['--logit-adjust-form', key[1], '--logit-adjust-taus']
+            name, stem = 'taus', 'logit_adjust_sweep'
+        run(['bash', 'tools/dist_sweep_alpha.sh', config, checkpoint, str(args.nproc),
+             '--work-dir', sweep_dir, *flags, *map(str, values)], args.port)
+        with open(osp.join(sweep_dir, f'{stem}.json')) as f:
+            sweep = json.load(f)
+        by_value = dict(zip(sweep[name], sweep['metrics']))
+        results.update((row, by_value[value]) for row, value in members)
+    return {row: {k.split('/')[-1]: v for k, v in m.items() if '/' in k}
+            for row, m in results.items()}
 
 
 def train(cfg, work_dir, args):
-    """Train ``cfg`` in ``work_dir`` unless its last epoch's checkpoint is there (an interrupted
-    training resumes from its latest checkpoint); its config and checkpoint."""
+    """Train ``cfg`` in ``work_dir`` unless its final checkpoint is there (an interrupted
+    training resumes from its latest checkpoint); its config and final checkpoint."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     cfg.dump(config)
-    final = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    final = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     if not osp.isfile(final):
         resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
         run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir,
              *resume], args.port)
-    return config, open(osp.join(work_dir, 'last_checkpoint')).read().strip()
+    return config, final
 
 
-def phase1_work_dir(training, seed, args):
-    """Dual-phase trainings with the same phase I share its training and memory."""
-    phase1 = TRAININGS[training]['phase1']
-    name = phase1 if phase1 in TRAININGS else 'phase1_' + osp.splitext(osp.basename(phase1))[0]
-    return osp.abspath(osp.join(args.work_dir, f'{name}_seed{seed}'))
-
-
-def train_dual_phase(training, seed, cfgs, work_dir, args):
-    """Phase I (or the training it reuses), the memory, phase II: phase II's config, checkpoint."""
-    recipe = TRAININGS[training]
-    phase1_cfg, phase2_cfg = cfgs
-    phase1_dir = phase1_work_dir(training, seed, args)
-    phase1_config, phase1_checkpoint = train(phase1_cfg, phase1_dir, args)
-    memory_dir = osp.join(phase1_dir, 'dual_phase')
-    if not osp.isfile(osp.join(memory_dir, 'dual_phase_phase2_init.pth')):
-        run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1_config, phase1_checkpoint,
-             str(args.nproc), '--split-file', SPLIT, '--out-dir', memory_dir], args.port)
-    memory = osp.join(memory_dir, 'dual_phase_memory.json')
-    if recipe.get('empty_memory'):
-        with open(memory) as f:
-            prepared = json.load(f)
-        memory = osp.join(work_dir, 'empty_memory.json')
-        write_json_atomic(dict(prepared, exemplars={}), memory)
-    phase2_cfg.model.update(teacher_config=phase1_config, teacher_checkpoint=phase1_checkpoint)
-    phase2_cfg.train_dataloader.dataset.memory_file = memory
-    phase2_cfg.load_from = osp.join(memory_dir, 'dual_phase_phase2_init.pth')
-    return train(phase2_cfg, work_dir, args)
-
-
-def train_and_evaluate(training, seed, args):
-    """Train one (method, seed) unless its run JSON exists; write the run JSON."""
-    run_path = osp.join(args.runs_dir, f'{training}_seed{seed}.json')
-    cfgs = run_configs(training, seed)
-    digest = config_digest(cfgs)
-    if osp.isfile(run_path) and json.load(open(run_path))['config_digest'] == digest:
-        print(f'[longtail] {training} seed {seed}: finished earlier ({run_path})', flush=True)
+def train_and_evaluate(training, epochs, seed, args):
+    """Train one (method, length, seed) unless its run JSON exists with this digest; evaluate
+    the rows it lacks; write the run JSON."""
+    name = run_name(training, epochs, seed)
+    run_path = osp.join(args.runs_dir, f'{name}.json')
+    cfg = run_config(training, epochs, seed)
+    digest = config_digest(cfg)
+    rows = TRAININGS[training]['rows']
+    record = None
+    if osp.isfile(run_path):
+        with open(run_path) as f:
+            record = json.load(f)
+        if record['config_digest'] != digest:
+            record = None
+    if record is not None and set(rows) <= set(record['results']):
+        print(f'[longtail] {name}: finished earlier ({run_path})', flush=True)
         return
-    work_dir = osp.abspath(osp.join(args.work_dir, f'{training}_seed{seed}'))
+    work_dir = osp.abspath(osp.join(args.work_dir, name))
     start = time.time()
-    if len(cfgs) == 1:
-        config, checkpoint = train(cfgs[0], work_dir, args)
-    else:
-        config, checkpoint = train_dual_phase(training, seed, cfgs, work_dir, args)
+    config, checkpoint = train(cfg, work_dir, args)
     train_s = time.time() - start
+    if record is None:
+        record = dict(training=training, seed=seed, epochs=epochs,
+                      iters=cfg.train_cfg.max_iters, config=TRAININGS[training]['config'],
+                      config_digest=digest, commit=git_commit(), nproc=args.nproc,
+                      train_seconds=round(train_s), results={})
+    missing = {row: how for row, how in rows.items() if row not in record['results']}
     start = time.time()
-    recipe = TRAININGS[training]
-    results = evaluate(recipe['rows'], config, checkpoint, work_dir, args)
-    configs = [recipe[k] for k in ('config', 'phase1', 'phase2') if k in recipe]
-    record = dict(training=training, seed=seed, configs=configs,
-                  config_digest=digest, commit=git_commit(), nproc=args.nproc,
-                  train_seconds=round(train_s), eval_seconds=round(time.time() - start),
-                  finished=datetime.datetime.now(datetime.timezone.utc).isoformat(
-                      timespec='seconds'),
-                  results={row: {k.split('/')[-1]: v for k, v in m.items() if '/' in k}
-                           for row, m in results.items()})
+    record['results'].update(evaluate(missing, config, checkpoint, work_dir, args))
+    record['eval_seconds'] = record.get('eval_seconds', 0) + round(time.time() - start)
+    record['finished'] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec='seconds')
     write_json_atomic(record, run_path, sort_keys=True)
-    print(f'[longtail] {training} seed {seed}: done in {train_s:.0f} s training, '
+    print(f'[longtail] {name}: {record["train_seconds"]} s training, '
           f'{record["eval_seconds"]} s evaluation -> {run_path}', flush=True)
 
 
-def load_runs(args):
-    """{row: {seed: metrics}} of the runs whose config matches the current one, and the stale."""
-    table, stale = {}, []
-    for training in TRAININGS:
-        for seed in args.seeds:
-            path = osp.join(args.runs_dir, f'{training}_seed{seed}.json')
-            if not osp.isfile(path):
-                continue
-            record = json.load(open(path))
-            if record['config_digest'] != config_digest(run_configs(training, seed)):
-                stale.append(osp.basename(path))
-                continue
-            for row, metrics in record['results'].items():
-                table.setdefault(row, {})[seed] = metrics
-    return table, stale
+def load_runs(runs_dir, trainings, epochs, seeds):
+    """{(row, epochs): {seed: metrics}} of the runs whose config matches the current one, the
+    stale runs' file names, and the finished trainings' records."""
+    table, stale, records = {}, [], []
+    for training in trainings:
+        for length in epochs:
+            for seed in seeds:
+                path = osp.join(runs_dir, run_name(training, length, seed) + '.json')
+                if not osp.isfile(path):
+                    continue
+                with open(path) as f:
+                    record = json.load(f)
+                if record['config_digest'] != config_digest(run_config(training, length, seed)):
+                    stale.append(osp.basename(path))
+                    continue
+                records.append(record)
+                for row, metrics in record['results'].items():
+                    table.setdefault((row, length), {})[seed] = metrics
+    return table, stale, records
 
 
 def mean_std(values):
@@ -274,6 +300,7 @@ def mean_std(values):
 
 
 def results_table(table):
+    """{row: {seed: metrics}} as mean ± sample std over seeds, AP x 100."""
     lines = ['| method | seeds | ' + ' | '.join(METRICS) + ' |',
              '|---|---|' + '---|' * len(METRICS)]
     for row in ROW_LABELS:
@@ -284,6 +311,13 @@ def results_table(table):
     return '\n'.join(lines)
 
 
+def paired_differences(table, row, reference):
+    """{metric: per-seed differences row - reference} over the seeds both have."""
+    seeds = sorted(set(table[row]) & set(table[reference]))
+    return {key: [table[row][s][key] - table[reference][s][key] for s in seeds]
+            for key in METRICS}
+
+
 def paired_table(table, reference):
     """Per-seed differences to ``reference`` (same seed): mean ± std, and seeds with a gain."""
     lines = [f'| method - {ROW_LABELS[reference]} | seeds | ' + ' | '.join(METRICS) + ' |',
@@ -291,68 +325,182 @@ def paired_table(table, reference):
     for row in ROW_LABELS:
         if row == reference or row not in table or reference not in table:
             continue
-        seeds = sorted(set(table[row]) & set(table[reference]))
-        if not seeds:
+        diffs = paired_differences(table, row, reference)
+        if not diffs[METRICS[0]]:
             continue
-        cells = []
-        for key in METRICS:
-            diffs = [table[row][s][key] - table[reference][s][key] for s in seeds]
-            cells.append(f'{mean_std(diffs)} ({sum(d > 0 for d in diffs)}/{len(seeds)})')
-        lines.append(f'| {ROW_LABELS[row]} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+        cells = [f'{mean_std(d)} ({sum(x > 0 for x in d)}/{len(d)})' for d in diffs.values()]
+        lines.append(f'| {ROW_LABELS[row]} | {len(diffs[METRICS[0]])} | ' + ' | '.join(cells)
+                     + ' |')
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
-def plot(table, path):
+def verdict(table, row, reference, min_seeds=3):
+    """Per frequency group: 'helps' where every seed gains on both box and mask AP, 'hurts'
+    where every seed loses on both, else 'mixed'; None with fewer than ``min_seeds`` pairs."""
+    diffs = paired_differences(table, row, reference)
+    if len(diffs[METRICS[0]]) < min_seeds:
+        return None
+    out = {}
+    for group in GROUPS:
+        both = diffs[f'bbox_{group}'] + diffs[f'segm_{group}']
+        out[group] = ('helps' if all(d > 0 for d in both) else
+                      'hurts' if all(d < 0 for d in both) else 'mixed')
+    return out
+
+
+def verdict_table(table):
+    lines = ['| method | against | ' + ' | '.join(GROUPS) + ' |',
+             '|---|---|' + '---|' * len(GROUPS)]
+    for reference in REFERENCES:
+        for row in ROW_LABELS:
+            if row == reference or row not in table or reference not in table:
+                continue
+            result = verdict(table, row, reference)
+            if result:
+                lines.append(f'| {ROW_LABELS[row]} | {ROW_LABELS[reference]} | '
+                             + ' | '.join(result[g] for g in GROUPS) + ' |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
+def plot_table(table, path):
+    """Box and mask AP per frequency group, mean ± std over seeds; the axes start at 0."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     rows = [r for r in ROW_LABELS if r in table]
-    keys = ('segm_AP', 'segm_APr', 'segm_APc', 'segm_APf')
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.2))
-    for i, key in enumerate(keys):
-        values = [np.array([m[key] for m in table[r].values()]) * 100 for r in rows]
-        spread = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
-        ax.bar(x + (i - 1.5) * 0.2, [v.mean() for v in values], width=0.2, label=key,
-               yerr=spread if any(spread) else None, capsize=2)
-    ax.set_xticks(x, [ROW_LABELS[r] for r in rows], rotation=25, ha='right')
-    ax.set_ylim(30, 85)  # the differences are a few points; the axis starts at 30
-    ax.set_ylabel('mask AP x 100 (mean ± std over seeds)')
-    ax.set_title('mini-LVIS: long-tail methods, same detector and schedule')
-    ax.legend(ncol=4, loc='upper left', fontsize=8)
+    fig, axes = plt.subplots(2, 1, figsize=(max(7, 0.9 * len(rows)), 8), sharex=True)
+    for ax, iou_type in zip(axes, ('bbox', 'segm')):
+        for i, group in enumerate(GROUPS):
+            values = [np.array([m[f'{iou_type}_{group}'] for m in table[r].values()]) * 100
+                      for r in rows]
+            spread = [v.std(ddof=1) if len(v) > 1 else 0.0 for v in values]
+            ax.bar(x + (i - 1.5) * 0.2, [v.mean() for v in values], width=0.2, label=group,
+                   yerr=spread if any(spread) else None, capsize=2)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f'{"box" if iou_type == "bbox" else "mask"} AP x 100')
+        ax.grid(axis='y', alpha=0.3)
+        ax.legend(ncol=4, loc='upper left', fontsize=8)
+    axes[1].set_xticks(x, [ROW_LABELS[r] for r in rows], rotation=30, ha='right', fontsize=8)
+    axes[0].set_title('mini-LVIS: long-tail methods at equal iterations (mean ± std over seeds)')
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
-def write_report(args):
-    table, stale = load_runs(args)
-    if not table:
+def converged_epochs(curve):
+    """The shortest curve length at which every training's mask AP is within
+    ``CONVERGED_WITHIN`` of its value at the longest length; None if a training lacks it."""
+    lengths = sorted({length for per_training in curve.values() for length in per_training})
+    if not lengths or any(lengths[-1] not in per_training for per_training in curve.values()):
+        return None
+    for length in lengths:
+        if all(length in p and p[lengths[-1]] - p[length] <= CONVERGED_WITHIN
+               for p in curve.values()):
+            return length
+    return None
+
+
+def write_curve(args):
+    """The learning curve's table, plot and chosen length (seed 0)."""
+    lengths = sorted(args.epochs or CURVE_EPOCHS)
+    table, stale, records = load_runs(args.runs_dir, CURVE_TRAININGS, lengths, [0])
+    if not records:
+        print('[longtail] no finished curve runs yet')
+        return
+    seconds = {(r['training'], r['epochs']): r['train_seconds'] for r in records}
+    lines = ['| training | epochs | iterations | train s | ' + ' | '.join(METRICS) + ' |',
+             '|---|---|---|---|' + '---|' * len(METRICS)]
+    curve = {}
+    for training in CURVE_TRAININGS:
+        for length in lengths:
+            metrics = table.get((training, length), {}).get(0)
+            if metrics is None:
+                continue
+            curve.setdefault(training, {})[length] = metrics['segm_AP']
+            cells = [f'{100 * metrics[k]:.1f}' for k in METRICS]
+            lines.append(f'| {ROW_LABELS[training]} | {length} | {length * ITERS_PER_EPOCH} | '
+                         f'{seconds[(training, length)]} | ' + ' | '.join(cells) + ' |')
+    chosen = converged_epochs(curve) if set(curve) == set(CURVE_TRAININGS) else None
+    choice = (f'Shortest length at which both are within {100 * CONVERGED_WITHIN:.0f} mask AP of '
+              f'their longest: **{chosen} epochs ({chosen * ITERS_PER_EPOCH} iterations)**.'
+              if chosen else 'Not every length has finished: no length chosen yet.')
+    stem = osp.splitext(args.curve_out)[0]
+    plot_curve(table, lengths, stem + '.png')
+    sections = [
+        '# Learning curve of the mini-LVIS comparison',
+        'Reproduce: `python benchmarks/longtail_minilvis.py --curve`. Seed 0, '
+        f'{args.nproc} CPU processes x 2 images, every length set in iterations of the plain '
+        f'dataset ({ITERS_PER_EPOCH} an epoch; repeat-factor sampling repeats images within '
+        f'those iterations), a {WARMUP_ITERS}-iteration warm-up and lr x 0.1 at 3/4. AP x 100.',
+        '\n'.join(lines), choice,
+        f'![box and mask AP against the schedule length]({osp.basename(stem)}.png)']
+    if stale:
+        sections.append('Left out, trained with an older config: ' + ', '.join(stale))
+    with atomic_open(args.curve_out) as f:
+        f.write('\n\n'.join(sections) + '\n')
+    print('\n\n'.join(sections))
+    print(f'[longtail] wrote {args.curve_out}')
+
+
+def plot_curve(table, lengths, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, iou_type in zip(axes, ('bbox', 'segm')):
+        for training, style in zip(CURVE_TRAININGS, ('-', '--')):
+            for group in GROUPS:
+                points = [(n, table[(training, n)][0][f'{iou_type}_{group}'] * 100)
+                          for n in lengths if 0 in table.get((training, n), {})]
+                if points:
+                    ax.plot(*zip(*points), style, marker='o', label=f'{training} {group}')
+        ax.set_ylim(0, 100)
+        ax.set_xlabel('epochs of the plain dataset')
+        ax.set_title(f'{"box" if iou_type == "bbox" else "mask"} AP x 100, seed 0')
+        ax.grid(alpha=0.3)
+    axes[1].legend(ncol=2, fontsize=7, loc='lower right')
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def write_report(args, epochs):
+    loaded, stale, records = load_runs(args.runs_dir, TRAININGS, [epochs], args.seeds)
+    if not records:
         print('[longtail] no finished runs yet')
         return
-    sections = ['# Long-tail methods on mini-LVIS',
-                'Reproduce (runs accumulate; finished ones are reused): '
-                f'`python benchmarks/longtail_minilvis.py --seeds {" ".join(map(str, args.seeds))}`'
-                f'. Each training: {args.nproc} CPU processes, the config\'s schedule, the seed '
-                'in `randomness` (`deterministic=False`). Values '
-                'are AP x 100, mean ± std over seeds. Readings: '
-                '[README.md](README.md#long-tail-methods-on-mini-lvis).',
-                results_table(table)]
+    table = {row: per_seed for (row, _), per_seed in loaded.items()}
+    finished = sorted(run_name(r['training'], epochs, r['seed']) for r in records)
+    sections = [
+        '# Long-tail methods on mini-LVIS',
+        'Reproduce (runs accumulate; finished ones are reused): '
+        f'`python benchmarks/longtail_minilvis.py --seeds {" ".join(map(str, args.seeds))}`. '
+        f'Every training: {epochs * ITERS_PER_EPOCH} iterations ({epochs} epochs of the plain '
+        'dataset, the length the learning curve chose: '
+        '[longtail_schedule_minilvis.md](longtail_schedule_minilvis.md)), '
+        f'{args.nproc} CPU processes x 2 images, the seed in `randomness` '
+        '(`deterministic=False`). Values are AP x 100, mean ± std over seeds.',
+        f'Finished trainings: {len(records)} of {len(TRAININGS) * len(args.seeds)} '
+        f'({", ".join(finished)}).',
+        results_table(table)]
     for reference in REFERENCES:
         paired = paired_table(table, reference) if reference in table else None
         if paired:
             sections += [f'Paired differences to {ROW_LABELS[reference]} (same seed; in '
                          'brackets, the seeds with a gain):', paired]
-    finished = [f'{t} seed {s}' for s in args.seeds for t in TRAININGS
-                if osp.isfile(osp.join(args.runs_dir, f'{t}_seed{s}.json'))]
-    sections.insert(2, f'Finished trainings: {len(finished)} of '
-                    f'{len(TRAININGS) * len(args.seeds)} ({", ".join(finished)}).')
+    verdicts = verdict_table(table)
+    if verdicts:
+        sections += ['Per frequency group, against the reference of the same data or checkpoint: '
+                     '"helps" only where every seed gains on both box and mask AP, "hurts" where '
+                     'every seed loses on both, "mixed" otherwise (at least 3 seeds):', verdicts]
     if stale:
         sections.append('Left out, trained with an older config: ' + ', '.join(stale))
     stem = osp.splitext(args.out)[0]
-    plot(table, stem + '.png')
-    sections.append(f'![mask AP per frequency group]({osp.basename(stem)}.png)')
+    plot_table(table, stem + '.png')
+    sections.append(f'![box and mask AP per frequency group]({osp.basename(stem)}.png)')
     text = '\n\n'.join(sections) + '\n'
     with atomic_open(args.out) as f:
         f.write(text)
@@ -363,16 +511,27 @@ def write_report(args):
 def main():
     args = parse_args()
     os.chdir(REPO)
+    if args.curve:
+        lengths = args.epochs or CURVE_EPOCHS
+        if not args.rebuild:
+            run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+            for length in lengths:
+                for training in CURVE_TRAININGS:
+                    train_and_evaluate(training, length, 0, args)
+                    write_curve(args)
+        write_curve(args)
+        return
+    epochs = (args.epochs or [EPOCHS])[0]
+    if epochs is None:
+        raise SystemExit('the comparison\'s schedule is not chosen yet: run --curve, then set '
+                         'EPOCHS from its page (or pass --epochs N)')
     if not args.rebuild:
         run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
-        if not osp.isfile(SPLIT):
-            run([sys.executable, 'tools/dual_phase_split.py',
-                 'data/minilvis/annotations/minilvis_v1_train.json', '--out', SPLIT], args.port)
         for seed in args.seeds:
             for training in args.trainings:
-                train_and_evaluate(training, seed, args)
-                write_report(args)
-    write_report(args)
+                train_and_evaluate(training, epochs, seed, args)
+                write_report(args, epochs)
+    write_report(args, epochs)
 
 
 if __name__ == '__main__':

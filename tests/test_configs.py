@@ -1,5 +1,4 @@
 """The shipped LVIS configs: the paper's settings, and real models built from them (shrunk)."""
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from mmdet_tde.models import CausalNormPredictor
 from mmdet_tde.utils import default_predictor_cfg, tde_bbox_heads
 
 REPO = Path(__file__).resolve().parents[1]
+BASES = REPO / 'configs/_base_/models'
 LVIS_CONFIGS = sorted((REPO / 'configs/lvis').glob('*.py'))
 PAPER_PREDICTOR = dict(num_heads=2, tau=16.0, gamma=1 / 32, alpha=1.5, momentum=0.9,
                        norm='deconfound', background_exempted=True)
@@ -21,6 +21,11 @@ PAPER_PREDICTOR = dict(num_heads=2, tau=16.0, gamma=1 / 32, alpha=1.5, momentum=
 
 def load(path):
     return Config.fromfile(str(path))
+
+
+def load_mmdet(path):
+    from mmengine.hub import get_config
+    return get_config(f'mmdet::{path}')
 
 
 def test_all_variants_are_shipped():
@@ -83,7 +88,7 @@ def test_paper_settings(path):
 
 def test_predictor_defaults_have_one_home():
     """The predictor's signature holds the paper's values; the TDE head's default predictor, the
-    configs' head swap and the README's listing are exactly those."""
+    configs' head swap and the predictor the shipped configs write out are exactly those."""
     defaults = default_predictor_cfg()
     assert defaults == dict(type='CausalNormPredictor', use_tde=True, **PAPER_PREDICTOR)
     head = MODELS.build(dict(type='TDEShared2FCBBoxHead', num_classes=5, in_channels=4,
@@ -92,9 +97,48 @@ def test_predictor_defaults_have_one_home():
     assert {k: getattr(head.fc_cls, k) for k in options} == options
     swapped = tde_bbox_heads(dict(type='Shared2FCBBoxHead', num_classes=5))
     assert swapped['cls_predictor_cfg'] == defaults
-    listed = re.search(r"`(dict\(type='CausalNormPredictor'[^`]*)`",
-                       (REPO / 'README.md').read_text()).group(1)
-    assert eval(listed, {'dict': dict}) == defaults
+    written = load(BASES / 'tde_predictor.py').tde_predictor.to_dict()
+    assert written == defaults
+    # built from the written-out values, the classifier is the one a bare head gets
+    built = MODELS.build(dict(type='TDEShared2FCBBoxHead', num_classes=5, in_channels=4,
+                              roi_feat_size=2, fc_out_channels=8, cls_predictor_cfg=written))
+    assert {k: getattr(built.fc_cls, k) for k in options} == options
+
+
+def stock_heads(mmdet_base):
+    heads = load_mmdet(f'_base_/models/{mmdet_base}').model.roi_head.bbox_head
+    return [h.to_dict() for h in (heads if isinstance(heads, list) else [heads])]
+
+
+@pytest.mark.parametrize('base, name, mmdet_base', [
+    ('tde_cascade_bbox_heads.py', 'tde_cascade_bbox_heads', 'cascade-mask-rcnn_r50_fpn.py'),
+    ('tde_mask-rcnn_bbox_head.py', 'tde_mask_rcnn_bbox_head', 'mask-rcnn_r50_fpn.py')])
+def test_head_bases_are_mmdets_heads_with_the_tde_classifier(base, name, mmdet_base):
+    """Each stage keeps mmdet's settings (its target stds, regression, losses); only the head
+    type and the predictor differ, and num_classes is left to the config."""
+    heads = load(BASES / base)[name]
+    heads = [h.to_dict() for h in (heads if isinstance(heads, list) else [heads])]
+    expected = [tde_bbox_heads(h) for h in stock_heads(mmdet_base)]
+    for head in expected:
+        del head['num_classes']
+    assert heads == expected
+
+
+# Each TDE or de-confound config and the baseline config of the same detector and data.
+TDE_AND_BASELINE = [(p.stem, p.stem.replace('tde', 'baseline').replace('deconfound', 'baseline'))
+                    for p in LVIS_CONFIGS if 'baseline' not in p.stem]
+
+
+@pytest.mark.parametrize('name, baseline', TDE_AND_BASELINE, ids=[n for n, _ in TDE_AND_BASELINE])
+def test_tde_config_is_its_baseline_with_tde_box_classifiers(name, baseline):
+    """Only the box heads' type and predictor differ: same detector, data and schedule."""
+    cfg, base = load(REPO / f'configs/lvis/{name}.py'), load(REPO / f'configs/lvis/{baseline}.py')
+    heads = bbox_heads(base)
+    heads = tde_bbox_heads([h.to_dict() for h in heads], use_tde='deconfound' not in name)
+    base.model.roi_head.bbox_head = heads if len(heads) > 1 else heads[0]
+    # the head bases' variables are not settings
+    settings = {k: v for k, v in cfg.to_dict().items() if not k.startswith('tde_')}
+    assert settings == base.to_dict()
 
 
 def test_tde_bbox_heads_swaps_convfc_heads_and_updates_tde_ones():
@@ -169,8 +213,7 @@ def shrink(cfg):
 
 def test_htc_is_mmdets_htc_without_semantic():
     """Only the backbone depth, the classes and LVIS's test settings differ from mmdet's HTC."""
-    from mmengine.hub import get_config
-    expected = get_config('mmdet::htc/htc-without-semantic_r50_fpn_1x_coco.py').model
+    expected = load_mmdet('htc/htc-without-semantic_r50_fpn_1x_coco.py').model
     expected.backbone.update(
         depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101'))
     for head in expected.roi_head.bbox_head + expected.roi_head.mask_head:

@@ -1,5 +1,6 @@
 """The shipped LVIS dual-phase configs build into the intended models."""
 import glob
+import inspect
 
 import pytest
 from mmengine.config import Config
@@ -8,6 +9,8 @@ from mmdet.registry import MODELS
 
 from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels
 from mmdet_tde.fileio import write_json_atomic
+from mmdet_tde.models.roi_heads import DualPhaseRoIHeadMixin
+from mmdet_tde.utils import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 
@@ -41,6 +44,7 @@ def test_all_variants_are_shipped(repo_root):
 @pytest.mark.parametrize('config', [c for c in CONFIGS if 'phase2' in c])
 def test_lvis_phase2_builds_with_its_teacher(config, tmp_path, repo_root):
     cfg = Config.fromfile(str(repo_root / config))
+    shipped_teacher = cfg.model.teacher_config
     num_classes = cfg.model.roi_head.bbox_head[0].num_classes
     split_file = split_for(num_classes, tmp_path / 'split.json')
     teacher = with_split(Config.fromfile(str(repo_root / cfg.model.teacher_config)), split_file)
@@ -63,7 +67,7 @@ def test_lvis_phase2_builds_with_its_teacher(config, tmp_path, repo_root):
     assert all(type(m).__name__ == ('CausalNormPredictor' if tde else 'Linear')
                for m in students)
     assert all(m.weight.shape[0] == num_classes + 1 for m in students)
-    assert ('tde_phase1' in cfg.phase1_config) == tde
+    assert ('tde_phase1' in shipped_teacher) == tde
     split = make_split([dict(id=i, name=f'c{i}', frequency='r' if i % 5 == 0 else 'f')
                         for i in range(1, num_classes + 1)])
     masked = (masks[0].logit_mask != 0).nonzero().flatten().tolist()
@@ -73,8 +77,51 @@ def test_lvis_phase2_builds_with_its_teacher(config, tmp_path, repo_root):
     dataset = cfg.train_dataloader.dataset
     assert dataset.type == ('DualPhaseLVISV05Dataset' if 'v0.5' in config
                             else 'DualPhaseLVISV1Dataset') and dataset.phase == 2
-    assert dataset.memory_file.startswith(cfg.model.teacher_checkpoint.rsplit('/', 1)[0])
-    assert cfg.load_from.startswith(cfg.model.teacher_checkpoint.rsplit('/', 1)[0])
+    # the teacher's checkpoint, the memory and the initial weights: the work dir of the run of
+    # the teacher's config, where tools/dist_dual_phase_prepare.sh writes
+    phase1_dir = 'work_dirs/' + shipped_teacher.rsplit('/', 1)[1][:-len('.py')] + '/'
+    for path in (cfg.model.teacher_checkpoint, dataset.memory_file, cfg.load_from):
+        assert path.startswith(phase1_dir)
     for stage in cfg.model.train_cfg.rcnn:
         assert stage.assigner.ignore_iof_thr == 0.5
     assert cfg.model.train_cfg.rpn.assigner.ignore_iof_thr == 0.5
+
+
+def test_phase2_loss_settings_are_the_roi_heads_defaults():
+    """The phase-II configs write out the loss settings; their one home is the RoI head."""
+    params = inspect.signature(DualPhaseRoIHeadMixin.__init__).parameters.values()
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    assert set(defaults) == {'graph_loss_weight', 'graph_reduction', 'intra_loss_weight',
+                             'margin', 'num_negatives'}
+    for config in CONFIGS:
+        if 'phase2' in config:
+            roi_head = Config.fromfile(config).model.roi_head
+            assert {k: roi_head[k] for k in defaults} == defaults
+
+
+def expected_model(config):
+    """The model of a shipped dual-phase config as the mini-LVIS configs' functions build it
+    (configs/minilvis/dual_phase/): the two families must make the same changes."""
+    cfg = Config.fromfile(config)
+    name = config.split('/')[-1]
+    variant = name[name.index('_r101'):]  # '_r101.py' or '_r101_lvis-v0.5.py'
+    base = Config.fromfile(f'configs/lvis/cascade_baseline{variant}')
+    split_file = base.data_root + 'dual_phase_split.json'
+    base.merge_from_dict(dict(model=phase1_model(base.model, split_file, 0.5)))
+    if 'phase2' in name:
+        base.merge_from_dict(dict(model=phase2_model(base.model, split_file,
+                                                     cfg.model.teacher_config,
+                                                     cfg.model.teacher_checkpoint)))
+    if name.startswith('cascade_tde_'):
+        predictor = (dict(type='PhaseMaskedCausalNormPredictor', split_file=split_file)
+                     if 'phase1' in name else {})
+        heads = [h.to_dict() for h in base.model.roi_head.bbox_head]
+        base.model.roi_head.bbox_head = tde_bbox_heads(heads, **predictor)
+    return base.model.to_dict()
+
+
+# the X101 configs change only the backbone (test_lvis_phase2_builds_with_its_teacher)
+@pytest.mark.parametrize('config', [c for c in CONFIGS if 'x101' not in c],
+                         ids=lambda c: c.split('/')[-1][:-len('.py')])
+def test_lvis_configs_make_the_minilvis_configs_changes(config):
+    assert Config.fromfile(config).model.to_dict() == expected_model(config)

@@ -1,5 +1,6 @@
 # Modified from MMDetection 3.3 tools/test.py (Apache-2.0, OpenMMLab).
-"""Test (and evaluate) a detector; TDE inference settings can be changed without retraining."""
+"""Test (and evaluate) a detector; TDE inference settings and post-hoc logit adjustment can be
+changed without retraining."""
 import argparse
 import os
 import os.path as osp
@@ -12,8 +13,9 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.utils import (alpha_arg, checkpoint_loading, load_tool_config, run_tool,
-                             set_tde_inference, setup_cpu_distributed)
+from mmdet_tde.utils import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
+                             check_logit_adjustment_args, checkpoint_loading, load_tool_config,
+                             run_tool, set_tde_inference, setup_cpu_distributed)
 
 
 def parse_args():
@@ -31,6 +33,10 @@ def parse_args():
                         help='switch TDE inference of every TDE box head on or off')
     parser.add_argument('--background-exempted', choices=['on', 'off'],
                         help='switch background-exempted inference (Eq. 9) on or off')
+    add_logit_adjustment_args(
+        parser, '--logit-adjust',
+        tau_help='post-hoc logit adjustment with this tau >= 0 in the box head that gives the '
+        'detections (any softmax checkpoint, no retraining; TDE heads need --tde off)')
     parser.add_argument('--unsafe-load', action='store_true',
                         help='fully unpickle the checkpoint, which can run code stored in it: '
                         'only for files you trust')
@@ -40,6 +46,12 @@ def parse_args():
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    check_logit_adjustment_args(parser, args, '--logit-adjust')
+    if args.logit_adjust is not None and (args.tde == 'on' or args.tde_alpha is not None
+                                          or args.background_exempted is not None):
+        parser.error('--logit-adjust takes the place of TDE (TDE heads infer without it and their '
+                     'de-confounded logits are adjusted): --tde on, --tde-alpha and '
+                     '--background-exempted do not apply; --logit-adjust-form sets its form')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -61,6 +73,8 @@ def main():
     if args.tde_alpha is not None or args.tde or args.background_exempted:
         set_tde_inference(cfg, alpha=args.tde_alpha, use_tde=on_off(args.tde),
                           background_exempted=on_off(args.background_exempted))
+    if args.logit_adjust is not None:
+        apply_logit_adjustment_args(cfg, args, args.logit_adjust)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
 

@@ -2,7 +2,8 @@
 # inference differs (plain softmax over the de-confounded logits). A TDE checkpoint can be tested
 # with it.
 _base_ = './cascade_tde_r101_lvis-v0.5.py'
-from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
-
 model = dict(
-    roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head, use_tde=False)))
+    roi_head=dict(bbox_head=[
+        dict(head, cls_predictor_cfg=dict(head.cls_predictor_cfg, use_tde=False))
+        for head in _base_.model.roi_head.bbox_head
+    ]))

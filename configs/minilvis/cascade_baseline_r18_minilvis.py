@@ -1,96 +1,38 @@
 # A small Cascade Mask R-CNN for the built-in mini-LVIS (tools/make_minilvis.py): ResNet-18 FPN
-# from scratch, 128x128 images, fewer proposals and RoIs than the LVIS configs so that it trains on
-# 2 CPU cores in minutes. Stock linear softmax box heads: the baseline.
+# from scratch, 128x128 images, narrower heads and fewer proposals and RoIs than the LVIS configs,
+# so that it trains on 2 CPU cores in minutes (where its time goes:
+# docs/benchmarks/minilvis_train_profile.md). Stock linear softmax box heads: the baseline.
 _base_ = [
-    'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py', 'mmdet::_base_/default_runtime.py'
+    'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py', '../_base_/datasets/minilvis.py',
+    'mmdet::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['mmdet_tde'], allow_failed_imports=False)
-
-num_classes = 18
-classes = ('solid_red_circle', 'solid_blue_square', 'solid_green_triangle', 'solid_yellow_hexagon',
-           'solid_purple_diamond', 'solid_orange_star', 'striped_cyan_circle',
-           'dotted_green_square', 'striped_blue_triangle', 'dotted_red_hexagon',
-           'solid_yellow_diamond', 'solid_cyan_star', 'striped_red_circle', 'dotted_blue_square',
-           'striped_green_triangle', 'solid_orange_hexagon', 'solid_dark_red_circle',
-           'striped_purple_diamond')
-data_root = 'data/minilvis/'
-img_size = 128
 
 model = dict(
     data_preprocessor=dict(pad_size_divisor=32),
     backbone=dict(depth=18, frozen_stages=-1, norm_eval=False, init_cfg=None),
-    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
     rpn_head=dict(
-        in_channels=128, feat_channels=128,
+        in_channels=64, feat_channels=64,
         anchor_generator=dict(scales=[4], strides=[4, 8, 16, 32, 64])),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=128),
+        bbox_roi_extractor=dict(out_channels=64),
         bbox_head=[
-            dict(head, in_channels=128, fc_out_channels=512, num_classes=num_classes)
+            dict(head, in_channels=64, fc_out_channels=256, num_classes=_base_.num_classes)
             for head in _base_.model.roi_head.bbox_head
         ],
-        mask_roi_extractor=dict(out_channels=128),
-        mask_head=dict(num_convs=2, in_channels=128, conv_out_channels=128,
-                       num_classes=num_classes)),
+        mask_roi_extractor=dict(out_channels=64),
+        mask_head=dict(num_convs=2, in_channels=64, conv_out_channels=64,
+                       num_classes=_base_.num_classes)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=600, max_per_img=300),
         rcnn=[
-            dict(stage, sampler=dict(stage.sampler, num=128))
+            dict(stage, sampler=dict(stage.sampler, num=64))
             for stage in _base_.model.train_cfg.rcnn
         ]),
     test_cfg=dict(
         rpn=dict(nms_pre=300, max_per_img=150),
         rcnn=dict(score_thr=0.0001, max_per_img=100)))
-
-backend_args = None
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(img_size, img_size), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type='LVISV1Dataset',
-        data_root=data_root,
-        ann_file='annotations/minilvis_v1_train.json',
-        data_prefix=dict(img=''),
-        metainfo=dict(classes=classes),
-        filter_cfg=dict(filter_empty_gt=True, min_size=4),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='LVISV1Dataset',
-        data_root=data_root,
-        ann_file='annotations/minilvis_v1_val.json',
-        data_prefix=dict(img=''),
-        metainfo=dict(classes=classes),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
-test_dataloader = val_dataloader
-val_evaluator = dict(
-    type='FastLVISMetric', ann_file=data_root + 'annotations/minilvis_v1_val.json',
-    metric=['bbox', 'segm'])
-test_evaluator = val_evaluator
 
 # 2 processes x 2 images; no validation while training: tools/test.py and tools/sweep_alpha.py
 # evaluate the final checkpoint (mmengine would otherwise validate after the last epoch).

@@ -1,4 +1,5 @@
-"""Evaluate many TDE alphas from one pass of a model over the test set.
+"""Evaluate many values of a test-time setting from one pass of a model over the test set: TDE's
+alpha, or the tau of post-hoc logit adjustment.
 
 alpha only enters the classification scores (Eq. 8). With class-agnostic box regression the cascade
 refinement does not depend on the class scores either, so the backbone, the RPN, the box stages,
@@ -7,12 +8,17 @@ computed once per image; for each alpha only Eq. (8)-(9) are recombined and mmde
 post-processing picks that alpha's detections. A detection's mask depends only on its box and label,
 and every alpha draws its boxes from the same candidates, so the mask branch runs once per distinct
 (box, label) pair: an alpha pays only for the detections the alphas before it did not have.
+
+The tau of logit adjustment enters only the post-processing of the box head that gives the
+detections (the last stage's, on the stages' averaged scores): no stage's refinement depends on it,
+so the same one pass serves any softmax box head, class-specific regression included.
 """
 import copy
 import json
 import os.path as osp
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -26,8 +32,20 @@ from mmengine.utils import ProgressBar
 from mmdet.models.roi_heads import HybridTaskCascadeRoIHead
 
 from mmdet_tde.evaluation.lvis_report import category_ap_change, largest_moves, save_ap_change
-from mmdet_tde.models import CausalNormPredictor
-from mmdet_tde.models.layers.options import check_option
+from mmdet_tde.models import CausalNormPredictor, LogitAdjustedBBoxHeadMixin
+from mmdet_tde.models.layers.options import check_number, check_option
+
+
+@dataclass(frozen=True)
+class SweptSetting:
+    """What a sweep varies, as its outputs name it."""
+    name: str  # per-value report dirs '{name}_{value}', JSON keys '{name}s', log lines
+    off: str  # what the value 0 means
+    stem: str  # the sweep's files in the work dir: '{stem}.json', '{stem}_ap_change.csv', ...
+
+
+TDE_ALPHA = SweptSetting('alpha', 'TDE off', 'alpha_sweep')
+LOGIT_ADJUSTMENT_TAU = SweptSetting('tau', 'no logit adjustment', 'logit_adjust_sweep')
 
 
 def _bbox_heads(roi_head) -> list:
@@ -138,28 +156,32 @@ class MaskMemo:
         return results_list
 
 
-class AlphaSweep:
-    """One pass over a dataloader, one evaluator per alpha."""
+class OnePassSweep:
+    """One pass over a dataloader, one evaluator per value of :attr:`setting`.
+
+    The backbone, the RPN and the box stages run once per batch; per value only the last box
+    stage's post-processing (:meth:`_predict_at`), the masks of detections not seen yet and the
+    evaluation. Subclasses say which models they accept and how a value changes the scores.
+    """
+    setting: SweptSetting
 
     def __init__(self, model, evaluator_cfgs: Sequence, dataset_meta: dict,
-                 alphas: Sequence[float], build_evaluator):
-        if not alphas:
-            raise ValueError('alphas must not be empty')
-        self.alphas = [check_option('alpha', a) for a in alphas]
-        check_sweepable(model)
+                 values: Sequence[float], build_evaluator):
+        name = self.setting.name
+        if not values:
+            raise ValueError(f'{name}s must not be empty')
+        self.values = [self._check_value(v) for v in values]
+        self._check_model(model)
         self.model = model
-        if len(evaluator_cfgs) != len(self.alphas):
-            raise ValueError('one evaluator config per alpha is needed')
+        if len(evaluator_cfgs) != len(self.values):
+            raise ValueError(f'one evaluator config per {name} is needed')
         self.evaluators: List[Evaluator] = []
         for cfg in evaluator_cfgs:
             evaluator = build_evaluator(cfg)
             evaluator.dataset_meta = dataset_meta
             self.evaluators.append(evaluator)
-        heads = _bbox_heads(model.roi_head)
-        self.cos_sum = torch.zeros(len(heads), dtype=torch.float64)
-        self.cos_count = 0
-        self.seconds = dict(shared=0.0, per_alpha=[0.0] * len(self.alphas),
-                            evaluate=[0.0] * len(self.alphas))
+        self.seconds = {'shared': 0.0, f'per_{name}': [0.0] * len(self.values),
+                        'evaluate': [0.0] * len(self.values)}
 
     @torch.no_grad()
     def process(self, data_batch: dict) -> None:
@@ -179,39 +201,19 @@ class AlphaSweep:
                                   **box_kwargs,
                                   rescale=box_rescale)
         heads = _bbox_heads(roi_head)
-        self._accumulate_cosine(heads, record['features'])
-        stage_terms = [head.fc_cls.inference_terms(feat)
-                       for head, feat in zip(heads, record['features'])]
+        terms = self._value_free_terms(heads, record['features'])
         post = record['post_process']
-        per_image = [len(r) for r in post['rois']]
         masks = MaskMemo(roi_head, x, metas, **mask_kwargs) if roi_head.with_mask else None
         self.seconds['shared'] += time.perf_counter() - start
 
-        for i, alpha in enumerate(self.alphas):
+        for i, value in enumerate(self.values):
             start = time.perf_counter()
-            stage_scores = [
-                head.fc_cls.scores_from_terms(*terms, alpha).split(per_image, 0)
-                for head, terms in zip(heads, stage_terms)
-            ]
-            # The same arithmetic as mmdet's cascade score averaging.
-            cls_scores = [
-                sum([scores[j] for scores in stage_scores]) / float(len(stage_scores))
-                for j in range(len(metas))
-            ]
-            results = heads[-1].predict_by_feat(**dict(post, cls_scores=cls_scores))
+            results = self._predict_at(value, heads, terms, post)
             if masks is not None:
                 results = masks.add_masks(results)
             predictions = model.add_pred_to_datasample(copy.deepcopy(samples), results)
             self.evaluators[i].process(data_samples=predictions, data_batch=data_batch)
-            self.seconds['per_alpha'][i] += time.perf_counter() - start
-
-    def _accumulate_cosine(self, heads, features) -> None:
-        # The sums stay on the CPU, whatever device the model runs on (mmengine's all_reduce
-        # moves them to the communication device).
-        for s, (head, feat) in enumerate(zip(heads, features)):
-            cosine = head.fc_cls.head_direction_cosine(feat).mean(dim=1).double().sum()
-            self.cos_sum[s] += cosine.cpu()
-        self.cos_count += len(features[0])
+            self.seconds[f'per_{self.setting.name}'][i] += time.perf_counter() - start
 
     def evaluate(self, num_samples: int) -> List[Dict[str, float]]:
         metrics = []
@@ -221,6 +223,50 @@ class AlphaSweep:
             self.seconds['evaluate'][i] = time.perf_counter() - start
         return metrics
 
+
+class AlphaSweep(OnePassSweep):
+    """TDE's alpha: the classifiers' alpha-free terms once per batch, Eq. (8)-(9) per alpha."""
+    setting = TDE_ALPHA
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        heads = _bbox_heads(self.model.roi_head)
+        self.cos_sum = torch.zeros(len(heads), dtype=torch.float64)
+        self.cos_count = 0
+
+    @staticmethod
+    def _check_value(alpha) -> float:
+        return check_option('alpha', alpha)
+
+    @staticmethod
+    def _check_model(model) -> None:
+        check_sweepable(model)
+
+    def _value_free_terms(self, heads, features) -> list:
+        self._accumulate_cosine(heads, features)
+        return [head.fc_cls.inference_terms(feat) for head, feat in zip(heads, features)]
+
+    def _predict_at(self, alpha, heads, stage_terms, post) -> List[InstanceData]:
+        per_image = [len(r) for r in post['rois']]
+        stage_scores = [
+            head.fc_cls.scores_from_terms(*terms, alpha).split(per_image, 0)
+            for head, terms in zip(heads, stage_terms)
+        ]
+        # The same arithmetic as mmdet's cascade score averaging.
+        cls_scores = [
+            sum([scores[j] for scores in stage_scores]) / float(len(stage_scores))
+            for j in range(len(per_image))
+        ]
+        return heads[-1].predict_by_feat(**dict(post, cls_scores=cls_scores))
+
+    def _accumulate_cosine(self, heads, features) -> None:
+        # The sums stay on the CPU, whatever device the model runs on (mmengine's all_reduce
+        # moves them to the communication device).
+        for s, (head, feat) in enumerate(zip(heads, features)):
+            cosine = head.fc_cls.head_direction_cosine(feat).mean(dim=1).double().sum()
+            self.cos_sum[s] += cosine.cpu()
+        self.cos_count += len(features[0])
+
     def mean_cosine(self) -> List[float]:
         """Per stage, mean ``cos(x, d_hat)`` over the test RoIs of all ranks and over the heads."""
         totals = torch.cat([self.cos_sum, self.cos_sum.new_tensor([self.cos_count])])
@@ -228,52 +274,79 @@ class AlphaSweep:
         return (totals[:-1] / totals[-1].clamp_min(1)).tolist()
 
 
-def _outfile_prefix(work_dir: str, alpha: float) -> str:
-    return f'{work_dir}/alpha_{alpha:g}/lvis'
+class LogitAdjustmentSweep(OnePassSweep):
+    """The tau of post-hoc logit adjustment, in the last box head (a logit-adjusted one, which
+    brings the form and the class counts): its scores adjusted per tau."""
+    setting = LOGIT_ADJUSTMENT_TAU
+
+    @staticmethod
+    def _check_value(tau) -> float:
+        return check_number('tau', tau, 0)
+
+    @staticmethod
+    def _check_model(model) -> None:
+        last = _bbox_heads(model.roi_head)[-1]
+        if not isinstance(last, LogitAdjustedBBoxHeadMixin):
+            raise ValueError(f'the last box head ({type(last).__name__}) is not logit-adjusted: '
+                             'build the model from a config given to set_logit_adjustment')
+
+    def _value_free_terms(self, heads, features) -> None:
+        return None
+
+    def _predict_at(self, tau, heads, terms, post) -> List[InstanceData]:
+        return heads[-1].predict_adjusted(tau, **post)
 
 
-def _evaluator_cfg_for(cfg, alpha: float, work_dir: str):
-    """The test evaluator config, with each LVIS metric's files under ``work_dir/alpha_A/``."""
+def _outfile_prefix(work_dir: str, value: float, setting: SweptSetting = TDE_ALPHA) -> str:
+    return f'{work_dir}/{setting.name}_{value:g}/lvis'
+
+
+def _evaluator_cfg_for(cfg, value: float, work_dir: str, setting: SweptSetting = TDE_ALPHA):
+    """The test evaluator config, with each LVIS metric's files under ``work_dir/alpha_A/``
+    (``tau_T/`` for logit adjustment)."""
     cfg = copy.deepcopy(cfg)
     for metric in cfg if isinstance(cfg, list) else [cfg]:
         if 'outfile_prefix' in metric or 'LVIS' in str(metric.get('type')):
-            metric['outfile_prefix'] = _outfile_prefix(work_dir, alpha)
+            metric['outfile_prefix'] = _outfile_prefix(work_dir, value, setting)
     return cfg
 
 
-def sweep_ap_change(work_dir: str, alphas: Sequence[float], num: int = 10) -> Optional[dict]:
-    """Per-category AP change from TDE off to the best alpha, from the sweep's LVIS reports.
+def sweep_ap_change(work_dir: str, values: Sequence[float], num: int = 10,
+                    setting: SweptSetting = TDE_ALPHA) -> Optional[dict]:
+    """Per-category AP change from the value 0 (TDE off) to the best value, from the sweep's
+    LVIS reports.
 
-    The best alpha has the highest mask AP when masks were evaluated, else box AP (ties: the
-    smaller alpha); the reference is alpha 0, else the smallest alpha swept. Writes
-    ``work_dir/alpha_sweep_ap_change.{csv,png}`` (:func:`category_ap_change`,
+    The best value has the highest mask AP when masks were evaluated, else box AP (ties: the
+    smaller value); the reference is 0, else the smallest value swept. Writes
+    ``work_dir/alpha_sweep_ap_change.{csv,png}`` (``setting.stem``; :func:`category_ap_change`,
     :func:`save_ap_change`), logs the ``num`` rare categories that gained most and frequent ones
     that lost most, and returns what it compared. Without the reports (a metric other than
     FastLVISMetric, or ``report=False``) it logs why and returns None.
     """
     logger = MMLogger.get_current_instance()
-    alphas = sorted(set(alphas))
-    paths = {t: {a: f'{_outfile_prefix(work_dir, a)}.{t}_report.json' for a in alphas}
+    name = setting.name
+    values = sorted(set(values))
+    paths = {t: {v: f'{_outfile_prefix(work_dir, v, setting)}.{t}_report.json' for v in values}
              for t in ('segm', 'bbox')}
     iou_type = next((t for t in paths if all(map(osp.isfile, paths[t].values()))), None)
     if iou_type is None:
         logger.warning('no per-category AP change: the sweep wrote no LVIS report at some '
-                       f'alpha ({paths["bbox"][alphas[0]]} and the like; FastLVISMetric writes '
+                       f'{name} ({paths["bbox"][values[0]]} and the like; FastLVISMetric writes '
                        'them unless report=False)')
         return None
     reports = {}
-    for alpha, path in paths[iou_type].items():
+    for value, path in paths[iou_type].items():
         with open(path) as f:
-            reports[alpha] = json.load(f)
-    reference = 0.0 if 0 in alphas else alphas[0]
-    best = max(alphas, key=lambda a: reports[a]['summary']['AP'])  # ties: the smaller
+            reports[value] = json.load(f)
+    reference = 0.0 if 0 in values else values[0]
+    best = max(values, key=lambda v: reports[v]['summary']['AP'])  # ties: the smaller
     rows = category_ap_change(reports[reference], reports[best])
     chosen_by = f'{"mask" if iou_type == "segm" else "box"} AP'
-    title = f'{iou_type} AP change per category, alpha {reference:g} -> {best:g}'
-    files = save_ap_change(rows, osp.join(work_dir, 'alpha_sweep_ap_change'), title)
+    title = f'{iou_type} AP change per category, {name} {reference:g} -> {best:g}'
+    files = save_ap_change(rows, osp.join(work_dir, f'{setting.stem}_ap_change'), title)
     moves = largest_moves(rows, num)
-    why = 'TDE off' if reference == 0 else 'the smallest alpha swept; 0 (TDE off) was not'
-    lines = [f'per-category {iou_type} AP change from alpha {reference:g} ({why}) to alpha '
+    why = setting.off if reference == 0 else f'the smallest {name} swept; 0 ({setting.off}) was not'
+    lines = [f'per-category {iou_type} AP change from {name} {reference:g} ({why}) to {name} '
              f'{best:g} (the highest {chosen_by}: {reports[best]["summary"]["AP"]:.4f} against '
              f'{reports[reference]["summary"]["AP"]:.4f}): {", ".join(files.values())}']
     for key, what in (('rare_gains', 'rare categories that gained most'),
@@ -282,27 +355,30 @@ def sweep_ap_change(work_dir: str, alphas: Sequence[float], num: int = 10) -> Op
                  for r in moves[key]]
         lines.append(f'{what}: ' + (', '.join(moved) if moved else 'none'))
     logger.info('\n'.join(lines))
-    return dict(iou_type=iou_type, chosen_by=chosen_by, reference_alpha=reference,
-                best_alpha=best, files=files,
-                **{key: [dict(category_id=r['category_id'], name=r['name'], change=r['change'])
-                         for r in moved_rows] for key, moved_rows in moves.items()})
+    return {'iou_type': iou_type, 'chosen_by': chosen_by, f'reference_{name}': reference,
+            f'best_{name}': best, 'files': files,
+            **{key: [dict(category_id=r['category_id'], name=r['name'], change=r['change'])
+                     for r in moved_rows] for key, moved_rows in moves.items()}}
 
 
-def run_alpha_sweep(runner, alphas: Sequence[float]) -> dict:
-    """Sweep ``alphas`` with a Runner whose model and test dataloader are built from a config.
+def _run_sweep(runner, sweep_type, values: Sequence[float]):
+    """Sweep ``values`` with a Runner whose model and test dataloader are built from a config.
 
     Under a distributed launcher every rank sweeps its share of the test set and the evaluators
     gather the predictions of all ranks; the timings are rank 0's.
     """
     logger = MMLogger.get_current_instance()
+    name = sweep_type.setting.name
     dataloader = runner.test_dataloader
     dataset = dataloader.dataset
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     model.eval()
-    evaluator_cfgs = [_evaluator_cfg_for(runner.cfg.test_evaluator, a, runner.work_dir)
-                      for a in alphas]
-    sweep = AlphaSweep(model, evaluator_cfgs, dataset.metainfo, alphas, runner.build_evaluator)
-    logger.info(f'alpha sweep over {len(dataset)} images for alphas {sweep.alphas}')
+    evaluator_cfgs = [
+        _evaluator_cfg_for(runner.cfg.test_evaluator, v, runner.work_dir, sweep_type.setting)
+        for v in values
+    ]
+    sweep = sweep_type(model, evaluator_cfgs, dataset.metainfo, values, runner.build_evaluator)
+    logger.info(f'{name} sweep over {len(dataset)} images for {name}s {sweep.values}')
     progress = ProgressBar(len(dataset)) if is_main_process() else None
     for data_batch in dataloader:
         sweep.process(data_batch)
@@ -311,14 +387,26 @@ def run_alpha_sweep(runner, alphas: Sequence[float]) -> dict:
                 progress.update()
     metrics = sweep.evaluate(len(dataset))
     seconds = sweep.seconds
-    per_alpha = [p + e for p, e in zip(seconds['per_alpha'], seconds['evaluate'])]
-    # The first alpha pays for all its masks, i.e. what a plain test run computes; each further
-    # alpha (in the order given) only for its scores, NMS, new masks and evaluation.
-    one_pass = seconds['shared'] + per_alpha[0]
-    extra = per_alpha[1:]
-    return dict(
-        alphas=sweep.alphas,
-        metrics=metrics,
-        mean_cos_head_direction=sweep.mean_cosine(),
-        seconds=dict(seconds, one_full_pass=one_pass, each_extra_alpha=extra),
-        extra_alpha_cost_ratio=[e / one_pass for e in extra])
+    per_value = [p + e for p, e in zip(seconds[f'per_{name}'], seconds['evaluate'])]
+    # The first value pays for all its masks, i.e. what a plain test run computes; each further
+    # value (in the order given) only for its scores, NMS, new masks and evaluation.
+    one_pass = seconds['shared'] + per_value[0]
+    extra = per_value[1:]
+    return sweep, {
+        f'{name}s': sweep.values, 'metrics': metrics,
+        'seconds': dict(seconds, one_full_pass=one_pass, **{f'each_extra_{name}': extra}),
+        f'extra_{name}_cost_ratio': [e / one_pass for e in extra]}
+
+
+def run_alpha_sweep(runner, alphas: Sequence[float]) -> dict:
+    """Sweep TDE's ``alphas`` (:func:`_run_sweep`); also the mean ``cos(x, d_hat)`` per stage."""
+    sweep, result = _run_sweep(runner, AlphaSweep, alphas)
+    return dict(result, mean_cos_head_direction=sweep.mean_cosine())
+
+
+def run_logit_adjustment_sweep(runner, taus: Sequence[float]) -> dict:
+    """Sweep the logit-adjustment ``taus`` (:func:`_run_sweep`) with the form and class counts
+    of the model's logit-adjusted last box head."""
+    sweep, result = _run_sweep(runner, LogitAdjustmentSweep, taus)
+    last = _bbox_heads(sweep.model.roi_head)[-1]
+    return dict(result, background_exempted=last.adjustment_background_exempted)

@@ -1,10 +1,11 @@
-"""The dual-phase changes to a Cascade Mask R-CNN config, written once for every shipped config.
+"""The dual-phase changes to a Cascade Mask R-CNN config, as functions for the mini-LVIS configs.
 
-Phase I and phase II change the same keys of whichever detector config they start from (LVIS
-v1 or v0.5, R101, mini-LVIS); the configs call these functions after their ``_base_`` line, as
-they call :func:`.tde_config.tde_bbox_heads`. The phase-II loss hyper-parameters are the RoI
-head's defaults, read from its signature (their one home) and written out, so that a resolved
-config records every value (docs/dual_phase.md explains each).
+Phase I and phase II change the same keys of whichever detector config they start from; the
+mini-LVIS configs call these functions after their ``_base_`` line, as they call
+:func:`.tde_config.tde_bbox_heads`. The LVIS configs (configs/lvis/dual_phase/) write the same
+changes out, and tests/test_dual_phase_configs.py checks that the two agree. The phase-II loss
+hyper-parameters are the RoI head's defaults, read from its signature (their one home) and written
+out, so that a resolved config records every value (docs/dual_phase.md explains each).
 """
 import inspect
 

@@ -1,5 +1,6 @@
-"""TDE box heads in mmdet configs: the head swap of the shipped configs, and changing the
-inference settings of a config's TDE heads without retraining (``tools/test.py``)."""
+"""TDE box heads in mmdet configs: the head swap of the mini-LVIS configs (the LVIS ones write
+the heads out, configs/_base_/models/tde_*.py), and changing the inference settings of a config's
+TDE heads without retraining (``tools/test.py``)."""
 import inspect
 from typing import Optional
 
@@ -7,12 +8,14 @@ from mmengine.config import Config
 
 from mmdet_tde.models.layers import CausalNormClassifier
 from mmdet_tde.models.layers.options import check_option
-from mmdet_tde.models.roi_heads.bbox_heads import CausalNormPredictor
+from mmdet_tde.models.roi_heads.bbox_heads import LOGIT_ADJUSTED_HEAD_OF, CausalNormPredictor
 
 # mmdet's ConvFC box heads and their TDE drop-in replacements.
 TDE_HEAD_OF = dict(ConvFCBBoxHead='TDEConvFCBBoxHead', Shared2FCBBoxHead='TDEShared2FCBBoxHead',
                    Shared4Conv1FCBBoxHead='TDEShared4Conv1FCBBoxHead')
 TDE_HEAD_TYPES = tuple(TDE_HEAD_OF.values())
+# set_tde_inference also sets their logit-adjusted twins, which must infer without TDE.
+_INFERENCE_HEAD_TYPES = TDE_HEAD_TYPES + tuple(LOGIT_ADJUSTED_HEAD_OF[t] for t in TDE_HEAD_TYPES)
 
 
 def default_predictor_cfg() -> dict:
@@ -53,13 +56,18 @@ def tde_bbox_heads(bbox_head, **predictor):
 
 def _tde_heads(node):
     if isinstance(node, dict):
-        if node.get('type') in TDE_HEAD_TYPES:
+        if node.get('type') in _INFERENCE_HEAD_TYPES:
             yield node
         for value in node.values():
             yield from _tde_heads(value)
     elif isinstance(node, (list, tuple)):
         for value in node:
             yield from _tde_heads(value)
+
+
+def has_tde_heads(cfg: Config) -> bool:
+    """Whether ``cfg.model`` has a TDE box head (a logit-adjusted one included)."""
+    return next(_tde_heads(cfg.model), None) is not None
 
 
 def set_tde_inference(cfg: Config, alpha: Optional[float] = None, use_tde: Optional[bool] = None,

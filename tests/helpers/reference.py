@@ -52,6 +52,19 @@ def ref_bg_exempted(z, t):
     return out
 
 
+def ref_logit_adjustment(z, counts, tau, background_exempted):
+    """Post-hoc logit adjustment (Menon et al., ICLR 2021, arXiv:2007.07314), background last:
+    the foreground logits lose tau * log(prior). Exempted: the background keeps softmax(z)'s
+    probability and the classes share the rest as softmax over their adjusted logits alone."""
+    z = np.asarray(z, np.float64)
+    prior = np.asarray(counts, np.float64) / np.sum(counts)
+    adjusted = z[:, :-1] - tau * np.log(prior)
+    if not background_exempted:
+        return softmax(np.concatenate([adjusted, z[:, -1:]], axis=1))
+    p_bg = softmax(z)[:, -1:]
+    return np.concatenate([(1 - p_bg) * softmax(adjusted), p_bg], axis=1)
+
+
 # Dual-phase modeling, "Asynchronous Modeling: a dual-phase perspective for long-tailed
 # recognition" (ICLR 2021 submission, OpenReview u846Bqhry_), in plain Python floats.
 

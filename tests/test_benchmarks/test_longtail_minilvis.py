@@ -1,7 +1,8 @@
-"""The long-tail benchmark's bookkeeping: which runs count, and the statistics of its tables.
+"""The long-tail benchmark's bookkeeping: which runs count, what each trains, and the statistics
+of its tables and readings.
 
 The trainings themselves run through the tools tested elsewhere; what is tested here is what turns
-the committed run JSONs into the published page, against numpy re-computations.
+the committed run JSONs into the published pages, against numpy re-computations.
 """
 import argparse
 import importlib.util
@@ -21,14 +22,15 @@ def longtail(repo_root):
     return module
 
 
-def random_metrics(longtail, rng):
-    return {key: float(rng.uniform(0.2, 0.8)) for key in longtail.METRICS}
+def random_metrics(longtail, rng, low=0.2, high=0.8):
+    return {key: float(rng.uniform(low, high)) for key in longtail.METRICS}
 
 
-def write_run(longtail, runs_dir, training, seed, results, digest=None):
-    digest = digest or longtail.config_digest(longtail.run_configs(training, seed))
-    record = dict(training=training, seed=seed, config_digest=digest, results=results)
-    (runs_dir / f'{training}_seed{seed}.json').write_text(json.dumps(record))
+def write_run(longtail, runs_dir, training, epochs, seed, results, digest=None):
+    digest = digest or longtail.config_digest(longtail.run_config(training, epochs, seed))
+    record = dict(training=training, seed=seed, epochs=epochs, config_digest=digest,
+                  train_seconds=100, results=results)
+    (runs_dir / f'{longtail.run_name(training, epochs, seed)}.json').write_text(json.dumps(record))
 
 
 def cells_of(table_text, label):
@@ -68,21 +70,68 @@ def test_results_table_is_mean_and_sample_std(longtail):
         assert std == pytest.approx(values.std(ddof=1), abs=0.051)
 
 
-def test_controls_share_what_they_control(longtail):
-    """Joint training reuses the baseline as phase I; each ablation changes one thing."""
-    baseline, = longtail.run_configs('baseline', 2)
-    joint_phase1, joint_phase2 = longtail.run_configs('joint_then_phase2', 2)
-    assert joint_phase1.pretty_text == baseline.pretty_text
-    _, no_graph_phase2 = longtail.run_configs('joint_then_phase2_no_graph', 2)
-    assert no_graph_phase2.model.roi_head.graph_loss_weight == 0
-    assert joint_phase2.model.roi_head.get('graph_loss_weight') is None  # the split's lambda
-    _, no_memory_phase2 = longtail.run_configs('dual_phase_no_memory', 2)
-    assert no_memory_phase2.train_dataloader.dataset.memory_file == 'empty'
-    rfs_control, = longtail.run_configs('baseline_8e', 2)
-    assert rfs_control.train_cfg.max_epochs == 2 * baseline.train_cfg.max_epochs
-    digests = {longtail.config_digest(longtail.run_configs(t, s))
-               for t in ('baseline', 'baseline_8e', 'rfs') for s in (0, 1)}
-    assert len(digests) == 6  # a seed or a recipe change is a different run
+def test_verdict_needs_every_seed_on_box_and_mask(longtail):
+    rng = np.random.default_rng(3)
+    reference = {seed: random_metrics(longtail, rng, 0.3, 0.5) for seed in (0, 1, 2)}
+    method = {seed: {k: v + 0.1 for k, v in m.items()} for seed, m in reference.items()}
+    method[1]['segm_APc'] = reference[1]['segm_APc'] - 0.01  # one seed, mask only, loses APc
+    for seed in method:  # every seed loses APf on both
+        method[seed]['bbox_APf'] = reference[seed]['bbox_APf'] - 0.02
+        method[seed]['segm_APf'] = reference[seed]['segm_APf'] - 0.03
+    table = {'baseline': reference, 'rfs': method}
+    assert longtail.verdict(table, 'rfs', 'baseline') == dict(
+        AP='helps', APr='helps', APc='mixed', APf='hurts')
+    del table['rfs'][2]
+    assert longtail.verdict(table, 'rfs', 'baseline') is None  # fewer than 3 pairs
+
+
+def test_every_training_runs_the_same_iterations(longtail):
+    """RFS repeats images inside the baseline's iterations: the schedule is set in iterations."""
+    configs = {t: longtail.run_config(t, 8, 0) for t in longtail.TRAININGS}
+    iters = 8 * longtail.ITERS_PER_EPOCH
+    for training, cfg in configs.items():
+        assert cfg.train_cfg.type == 'IterBasedTrainLoop', training
+        assert cfg.train_cfg.max_iters == iters and cfg.train_cfg.val_begin > iters
+        warmup, step = cfg.param_scheduler
+        assert (warmup.end, step.milestones, step.by_epoch) == (100, [round(0.75 * iters)], False)
+    assert configs['rfs'].train_dataloader.dataset.type == 'ClassBalancedDataset'
+    assert configs['deconfound_rfs'].train_dataloader.dataset.type == 'ClassBalancedDataset'
+    assert configs['deconfound_rfs'].model == configs['deconfound'].model
+    assert configs['rfs'].model == configs['baseline'].model
+    assert (configs['seesaw'].model.roi_head.mask_head.predictor_cfg.type == 'NormedConv2d')
+
+
+def test_digest_covers_what_changes_a_run_only(longtail):
+    digests = {longtail.config_digest(longtail.run_config(t, e, s))
+               for t in ('baseline', 'rfs') for e in (4, 8) for s in (0, 1)}
+    assert len(digests) == 8  # a seed, a length or a recipe is a different run
+    cfg = longtail.run_config('baseline', 4, 0)
+    digest = longtail.config_digest(cfg)
+    cfg.some_base_variable = dict(type='Unused')  # what a layout change adds at the top level
+    assert longtail.config_digest(cfg) == digest
+    cfg.model.roi_head.mask_head.conv_out_channels += 1
+    assert longtail.config_digest(cfg) != digest
+
+
+def test_rows_of_one_checkpoint_share_evaluation_passes(longtail):
+    passes = longtail.evaluation_passes(longtail.TRAININGS['deconfound']['rows'])
+    assert passes == {('alpha',): [('deconfound', 0.0), ('deconfound_tde', 1.5)],
+                      ('tau', 'exempted'): [('deconfound_la', 1.0)],
+                      ('tau', 'plain'): [('deconfound_la_plain', 1.0)]}
+    passes = longtail.evaluation_passes(longtail.TRAININGS['baseline']['rows'])
+    assert passes[('tau', 'exempted')] == [('baseline', 0.0), ('baseline_la', 1.0)]
+    assert longtail.evaluation_passes({'seesaw': ('test',)}) == {('test',): [('seesaw', None)]}
+
+
+def test_converged_length_is_the_shortest_within_tolerance_of_the_longest(longtail):
+    within = longtail.CONVERGED_WITHIN
+    curve = {'baseline': {4: 0.50, 8: 0.71 - within / 2, 12: 0.70 + within / 2, 16: 0.71},
+             'rfs': {4: 0.55, 8: 0.75 - 2 * within, 12: 0.75 - within / 2, 16: 0.75}}
+    assert longtail.converged_epochs(curve) == 12
+    curve['rfs'][8] = 0.75 - within / 2
+    assert longtail.converged_epochs(curve) == 8
+    del curve['rfs'][16]
+    assert longtail.converged_epochs(curve) is None  # the longest is missing
 
 
 def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
@@ -90,19 +139,21 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
     runs_dir = tmp_path / 'runs'
     runs_dir.mkdir()
     for seed in (0, 1):
-        write_run(longtail, runs_dir, 'baseline', seed,
+        write_run(longtail, runs_dir, 'baseline', 8, seed,
                   {'baseline': random_metrics(longtail, rng)})
-    write_run(longtail, runs_dir, 'rfs', 0, {'rfs': random_metrics(longtail, rng)},
+    write_run(longtail, runs_dir, 'rfs', 8, 0, {'rfs': random_metrics(longtail, rng)},
               digest='0123456789abcdef')  # trained with an older config
+    write_run(longtail, runs_dir, 'rfs', 4, 0, {'rfs': random_metrics(longtail, rng)})
+    table, stale, records = longtail.load_runs(str(runs_dir), longtail.TRAININGS, [8], [0, 1])
+    assert set(table) == {('baseline', 8)} and set(table[('baseline', 8)]) == {0, 1}
+    assert stale == ['rfs_8e_seed0.json'] and len(records) == 2
+
     args = argparse.Namespace(seeds=[0, 1], runs_dir=str(runs_dir), nproc=2,
                               out=str(tmp_path / 'longtail.md'))
-    table, stale = longtail.load_runs(args)
-    assert set(table) == {'baseline'} and set(table['baseline']) == {0, 1}
-    assert stale == ['rfs_seed0.json']
-
-    longtail.write_report(args)
+    longtail.write_report(args, 8)
     page = (tmp_path / 'longtail.md').read_text()
-    assert f'Finished trainings: 3 of {2 * len(longtail.TRAININGS)}' in page
-    assert 'Left out, trained with an older config: rfs_seed0.json' in page
+    assert f'Finished trainings: 2 of {2 * len(longtail.TRAININGS)}' in page
+    assert 'Left out, trained with an older config: rfs_8e_seed0.json' in page
     assert cells_of(page, longtail.ROW_LABELS['baseline'])[0] == 2
+    assert 'rfs_4e' not in page  # another schedule is never mixed in
     assert (tmp_path / 'longtail.png').stat().st_size > 0

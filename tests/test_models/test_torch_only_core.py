@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from helpers.reference import ref_graph, ref_logits, ref_tde
+from helpers.reference import ref_graph, ref_logit_adjustment, ref_logits, ref_tde
 
 NOT_INSTALLED = ('mmdet', 'mmcv', 'mmengine', 'faster_coco_eval', 'cv2', 'lvis', 'pycocotools')
 
@@ -28,7 +28,8 @@ import torch
 
 import mmdet_tde
 from mmdet_tde.models.layers import (CausalNormClassifier, DeconfoundConv2d, graph_matching_loss,
-                                     intra_margin_loss, select_exemplars)
+                                     intra_margin_loss, posthoc_logit_adjustment,
+                                     select_exemplars)
 
 g = torch.Generator().manual_seed(0)
 x = torch.randn(4, 8, generator=g, dtype=torch.float64)
@@ -43,6 +44,7 @@ print(json.dumps(dict(
     intra=intra_margin_loss(clf(x), torch.tensor([0, 1, 2, 0])).item(),
     exemplars=select_exemplars(x, 2).tolist(),
     conv_shape=list(conv(torch.randn(1, 8, 2, 3, generator=g)).shape),
+    adjusted=posthoc_logit_adjustment(clf(x), [100, 10, 3, 1], 1.0).tolist(),
     loaded=sorted(m for m in sys.modules if m.partition('.')[0] in NOT_INSTALLED))))
 ''' % (NOT_INSTALLED, )
 
@@ -65,6 +67,8 @@ def test_layers_work_with_torch_only(repo_root):
     assert np.isfinite(out['intra']) and out['intra'] >= 0
     assert len(set(out['exemplars'])) == 2 and all(0 <= i < 4 for i in out['exemplars'])
     assert out['conv_shape'] == [1, 3, 2, 3]
+    np.testing.assert_allclose(out['adjusted'], ref_logit_adjustment(out['logits'], [100, 10, 3, 1],
+                                                                     1.0, True), rtol=1e-10)
 
 
 def test_import_registers_the_plugin_in_mmdet(repo_root):

@@ -2,11 +2,13 @@
 # ResNeXt backbone, taught by the X101 phase-I model.
 _base_ = ['./cascade_phase2_r101.py', '../../_base_/models/resnext101_64x4d.py']
 
-phase1_config = 'configs/lvis/dual_phase/cascade_phase1_x101.py'
-phase1_dir = 'work_dirs/cascade_phase1_x101/'
+# mmengine reads a base before the config that inherits it: the paths cascade_phase2_r101.py
+# builds from its phase1 are built again here from this one's.
+phase1 = 'cascade_phase1_x101'
+phase1_dir = f'work_dirs/{phase1}/'
 model = dict(
     backbone=_base_.x101_backbone,
-    teacher_config=phase1_config,
+    teacher_config=f'configs/lvis/dual_phase/{phase1}.py',
     teacher_checkpoint=phase1_dir + 'epoch_20.pth')
 train_dataloader = dict(dataset=dict(memory_file=phase1_dir + 'dual_phase_memory.json'))
 load_from = phase1_dir + 'dual_phase_phase2_init.pth'

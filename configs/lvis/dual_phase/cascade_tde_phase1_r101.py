@@ -3,10 +3,11 @@
 # tracked from the phase-I foreground. Workflow as for the linear heads (README, "Dual-phase
 # training"), with these configs:
 #   tools/dist_train.sh configs/lvis/dual_phase/cascade_tde_phase1_r101.py 8
-_base_ = './cascade_phase1_r101.py'
-from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
-
+_base_ = ['./cascade_phase1_r101.py', '../../_base_/models/tde_cascade_bbox_heads.py']
 model = dict(
-    roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head,
-                                           type='PhaseMaskedCausalNormPredictor',
-                                           split_file=_base_.dual_phase_split)))
+    roi_head=dict(bbox_head=[
+        dict(head, num_classes=_base_.num_classes,
+             cls_predictor_cfg=dict(head.cls_predictor_cfg, type='PhaseMaskedCausalNormPredictor',
+                                    split_file=_base_.dual_phase_split))
+        for head in _base_.tde_cascade_bbox_heads
+    ]))

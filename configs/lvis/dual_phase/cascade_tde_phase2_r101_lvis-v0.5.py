@@ -1,13 +1,16 @@
 # Dual-phase training with the TDE heads on LVIS v0.5, phase II: as cascade_tde_phase2_r101.py
 # (see there), on the v0.5 TDE phase-I model.
-_base_ = './cascade_phase2_r101_lvis-v0.5.py'
-from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
+_base_ = ['./cascade_phase2_r101_lvis-v0.5.py', '../../_base_/models/tde_cascade_bbox_heads.py']
 
-phase1_config = 'configs/lvis/dual_phase/cascade_tde_phase1_r101_lvis-v0.5.py'
-phase1_dir = 'work_dirs/cascade_tde_phase1_r101_lvis-v0.5/'
+# mmengine reads a base before the config that inherits it: the paths
+# cascade_phase2_r101_lvis-v0.5.py builds from its phase1 are built again here from this one's.
+phase1 = 'cascade_tde_phase1_r101_lvis-v0.5'
+phase1_dir = f'work_dirs/{phase1}/'
 model = dict(
-    teacher_config=phase1_config,
+    teacher_config=f'configs/lvis/dual_phase/{phase1}.py',
     teacher_checkpoint=phase1_dir + 'epoch_20.pth',
-    roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head)))
+    roi_head=dict(bbox_head=[
+        dict(head, num_classes=_base_.num_classes) for head in _base_.tde_cascade_bbox_heads
+    ]))
 train_dataloader = dict(dataset=dict(memory_file=phase1_dir + 'dual_phase_memory.json'))
 load_from = phase1_dir + 'dual_phase_phase2_init.pth'

@@ -25,7 +25,14 @@ def check_option(name: str, value):
         if not isinstance(value, bool):
             raise TypeError(f'{name} must be a bool (True or False), got {value!r}')
         return value
-    low, high, low_open, high_open = RANGES[name]
+    return check_number(name, value, *RANGES[name])
+
+
+def check_number(name: str, value, low, high=None, low_open=False, high_open=False) -> float:
+    """``value`` as a float if it is a finite number in the interval, else an error naming it.
+
+    Not a number (a bool included): TypeError; NaN, inf or outside the interval: ValueError.
+    """
     expected = f'{name} must be a finite number {_interval(low, high, low_open, high_open)}'
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f'{expected}, got {value!r}')
