@@ -25,33 +25,32 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/minilvis/cascade_baseline_r18_minilvis.py'
-# name -> (what it changes, config options). The first is the reference of the ratios.
+# The settings the mini-LVIS configs had before they were made cheaper (the reference), and each
+# change that made them so; 'shipped' is the config as it is.
+def _channels(fpn, fc, mask, rois):
+    return {'model.neck.out_channels': fpn, 'model.rpn_head.in_channels': fpn,
+            'model.rpn_head.feat_channels': fpn,
+            'model.roi_head.bbox_roi_extractor.out_channels': fpn,
+            'model.roi_head.mask_roi_extractor.out_channels': fpn,
+            'model.roi_head.mask_head.in_channels': fpn,
+            'model.roi_head.mask_head.conv_out_channels': mask,
+            **{f'model.roi_head.bbox_head.{stage}.in_channels': fpn for stage in range(3)},
+            **{f'model.roi_head.bbox_head.{stage}.fc_out_channels': fc for stage in range(3)},
+            **{f'model.train_cfg.rcnn.{stage}.sampler.num': rois for stage in range(3)}}
+
+
 ROI_SAMPLING_2 = {f'model.roi_head.{kind}_roi_extractor.roi_layer.sampling_ratio': 2
                   for kind in ('bbox', 'mask')}
-ROIS_64 = {f'model.train_cfg.rcnn.{stage}.sampler.num': 64 for stage in range(3)}
-FC_256 = {f'model.roi_head.bbox_head.{stage}.fc_out_channels': 256 for stage in range(3)}
-MASK_64 = {'model.roi_head.mask_head.conv_out_channels': 64}
-FPN_64 = {'model.neck.out_channels': 64, 'model.rpn_head.in_channels': 64,
-          'model.rpn_head.feat_channels': 64,
-          'model.roi_head.bbox_roi_extractor.out_channels': 64,
-          'model.roi_head.mask_roi_extractor.out_channels': 64,
-          'model.roi_head.mask_head.in_channels': 64,
-          **{f'model.roi_head.bbox_head.{stage}.in_channels': 64 for stage in range(3)}}
+# name -> (what it changes, config options). The first is the reference of the ratios.
 VARIANTS = {
-    'shipped': ('the config as it is', {}),
-    'roi_sampling_2': ('RoIAlign with 2x2 samples per bin instead of adaptive', ROI_SAMPLING_2),
-    'rois_64': ('64 sampled RoIs per image and stage instead of 128', ROIS_64),
-    'roi_sampling_2+rois_64': ('both', {**ROI_SAMPLING_2, **ROIS_64}),
-    'roi_sampling_2+rois_64+fc_256': ('and 256 box-head fc channels instead of 512',
-                                      {**ROI_SAMPLING_2, **ROIS_64, **FC_256}),
-    'roi_sampling_2+rois_64+mask_64': ('and 64 mask-head channels instead of 128',
-                                       {**ROI_SAMPLING_2, **ROIS_64, **MASK_64}),
-    'rois_64+fc_256+mask_64': ('64 RoIs, 256 fc channels, 64 mask-head channels',
-                               {**ROIS_64, **FC_256, **MASK_64}),
-    'rois_64+fpn_64': ('64 RoIs and 64 FPN channels instead of 128',
-                       {**ROIS_64, **FPN_64}),
-    'rois_64+fpn_64+fc_256': ('64 RoIs, 64 FPN channels, 256 fc channels',
-                              {**ROIS_64, **FPN_64, **FC_256}),
+    'before': ('the first version: 128 FPN channels, 512 box-head fc channels, 128 mask-head '
+               'channels, 128 sampled RoIs per image and stage', _channels(128, 512, 128, 128)),
+    'rois_64': ('as before, with 64 sampled RoIs', _channels(128, 512, 128, 64)),
+    'rois_64+fc_256+mask_64': ('as before, with 64 RoIs, 256 fc and 64 mask-head channels',
+                               _channels(128, 256, 64, 64)),
+    'shipped': ('the config as it is: all that and 64 FPN channels', {}),
+    'shipped+roi_sampling_2': ('RoIAlign with 2x2 samples per bin instead of adaptive',
+                               ROI_SAMPLING_2),
 }
 SECTIONS = ('data', 'preprocess', 'backbone', 'neck', 'rpn', 'assign_sample', 'bbox_head',
             'mask_head', 'refine', 'backward', 'optimizer_step', 'other')
