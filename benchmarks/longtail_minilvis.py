@@ -10,7 +10,9 @@ logit adjustment (tau 0 is the model as trained), on the same checkpoint.
 
 ``--curve`` trains seed 0 of the baseline and of repeat-factor sampling at ``CURVE_EPOCHS``
 and writes the learning curve; ``EPOCHS`` is the shortest length at which both are within
-``CONVERGED_WITHIN`` mask AP of their longest, set here from the curve's page.
+``CONVERGED_WITHIN`` mask AP of their longest, set here from the curve's page. The curve
+also trains ``SPEED_CONTROL`` at its longest length: the baseline with the first version's
+(wider, slower) settings, which the shipped ones must equal in AP at about half the time.
 
 Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
 commit, times); the tables, the readings and the plot are rebuilt from all of them, so runs
@@ -25,6 +27,7 @@ checkpoint if the work dir still holds it.
 import argparse
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -47,6 +50,9 @@ ITERS_PER_EPOCH = 114
 WARMUP_ITERS = 100
 CURVE_EPOCHS = (4, 8, 12, 16)
 CURVE_TRAININGS = ('baseline', 'rfs')
+# The speed-up's control: the baseline with the settings of the first version (wider FPN and
+# heads, more sampled RoIs), trained at the curve's longest length.
+SPEED_CONTROL = 'baseline_before'
 CONVERGED_WITHIN = 0.01  # mask AP
 # The schedule of the comparison, chosen by the learning curve (docs/benchmarks/
 # longtail_schedule_minilvis.md).
@@ -65,6 +71,8 @@ TRAININGS = {
                      rows=_with_logit_adjustment('baseline')),
     'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows=_with_logit_adjustment('rfs')),
     'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': ('test',)}),
+    SPEED_CONTROL: dict(config='cascade_baseline_r18_minilvis.py', first_version=True,
+                        rows={SPEED_CONTROL: ('test',)}),
     'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py',
                        rows={'seesaw_rfs': ('test',)}),
     'deconfound': dict(config='cascade_tde_r18_minilvis.py',
@@ -77,6 +85,7 @@ TRAININGS = {
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
+    SPEED_CONTROL: 'linear baseline, the first version\'s settings (speed control)',
     'baseline_la': 'baseline + logit adjustment (tau 1, background exempted)',
     'baseline_la_plain': 'baseline + logit adjustment (tau 1, plain)',
     'rfs': 'repeat-factor sampling (RFS)',
@@ -91,6 +100,7 @@ ROW_LABELS = {
     'deconfound_rfs': 'de-confound + RFS (TDE off)',
     'deconfound_rfs_tde': 'de-confound-TDE + RFS (alpha 1.5)',
 }
+TABLE_TRAININGS = [t for t in TRAININGS if t != SPEED_CONTROL]
 # Paired tables: each row against the reference of the same training data or checkpoint.
 REFERENCES = ('baseline', 'rfs', 'deconfound')
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
@@ -104,8 +114,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--trainings', nargs='+', default=list(TRAININGS),
-                        choices=list(TRAININGS), help='which trainings to run (default: all)')
+    parser.add_argument('--trainings', nargs='+', default=TABLE_TRAININGS,
+                        choices=TABLE_TRAININGS, help='which trainings to run (default: all)')
     parser.add_argument('--curve', action='store_true',
                         help=f'the learning curve: {", ".join(CURVE_TRAININGS)} at '
                         f'{CURVE_EPOCHS} epochs, seed 0')
@@ -149,9 +159,21 @@ def iteration_schedule(cfg, epochs):
     return cfg
 
 
+def first_version_options():
+    """The config options that restore the first version's settings, from the profile that
+    measured what they cost."""
+    spec = importlib.util.spec_from_file_location(
+        'minilvis_train_profile', osp.join(REPO, 'benchmarks', 'minilvis_train_profile.py'))
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    return profile.VARIANTS['before'][1]
+
+
 def run_config(training, epochs, seed):
     """The config a training runs: the shipped one, seeded, on the iteration schedule."""
     cfg = Config.fromfile(osp.join(REPO, CONFIGS, TRAININGS[training]['config']))
+    if TRAININGS[training].get('first_version'):
+        cfg.merge_from_dict(first_version_options())
     cfg.randomness = dict(seed=seed, deterministic=False)
     return iteration_schedule(cfg, epochs)
 
@@ -426,6 +448,10 @@ def write_curve(args):
     choice = (f'Shortest length at which both are within {100 * CONVERGED_WITHIN:.0f} mask AP of '
               f'their longest: **{chosen} epochs ({chosen * ITERS_PER_EPOCH} iterations)**.'
               if chosen else 'Not every length has finished: no length chosen yet.')
+    control = speed_control(args, lengths[-1])
+    if control:
+        lines.append(control[0])
+        choice += ' ' + control[1]
     stem = osp.splitext(args.curve_out)[0]
     plot_curve(table, lengths, stem + '.png')
     sections = [
@@ -442,6 +468,28 @@ def write_curve(args):
         f.write('\n\n'.join(sections) + '\n')
     print('\n\n'.join(sections))
     print(f'[longtail] wrote {args.curve_out}')
+
+
+def speed_control(args, length):
+    """The speed control's table line and what it says against the shipped baseline at
+    ``length`` epochs (seed 0); None until both have finished."""
+    runs = {}
+    for training in ('baseline', SPEED_CONTROL):
+        table, _, records = load_runs(args.runs_dir, [training], [length], [0])
+        if not records:
+            return None
+        runs[training] = (table[(training, length)][0], records[0]['train_seconds'])
+    (metrics, seconds), (shipped, shipped_seconds) = runs[SPEED_CONTROL], runs['baseline']
+    cells = [f'{100 * metrics[k]:.1f}' for k in METRICS]
+    line = (f'| {ROW_LABELS[SPEED_CONTROL]} | {length} | {length * ITERS_PER_EPOCH} | {seconds} | '
+            + ' | '.join(cells) + ' |')
+    text = (f'At {length} epochs the shipped baseline trains in {shipped_seconds / seconds:.2f}x '
+            f'the time of the first version\'s settings ({shipped_seconds} s against {seconds} s, '
+            'timed in the run, so on a shared machine only roughly; the profile\'s side-by-side '
+            'ratio: [minilvis_train_profile.md](minilvis_train_profile.md)), at mask AP '
+            f'{100 * shipped["segm_AP"]:.1f} against {100 * metrics["segm_AP"]:.1f} and box AP '
+            f'{100 * shipped["bbox_AP"]:.1f} against {100 * metrics["bbox_AP"]:.1f}.')
+    return line, text
 
 
 def plot_curve(table, lengths, path):
@@ -468,7 +516,7 @@ def plot_curve(table, lengths, path):
 
 
 def write_report(args, epochs):
-    loaded, stale, records = load_runs(args.runs_dir, TRAININGS, [epochs], args.seeds)
+    loaded, stale, records = load_runs(args.runs_dir, TABLE_TRAININGS, [epochs], args.seeds)
     if not records:
         print('[longtail] no finished runs yet')
         return
@@ -483,7 +531,7 @@ def write_report(args, epochs):
         '[longtail_schedule_minilvis.md](longtail_schedule_minilvis.md)), '
         f'{args.nproc} CPU processes x 2 images, the seed in `randomness` '
         '(`deterministic=False`). Values are AP x 100, mean ± std over seeds.',
-        f'Finished trainings: {len(records)} of {len(TRAININGS) * len(args.seeds)} '
+        f'Finished trainings: {len(records)} of {len(TABLE_TRAININGS) * len(args.seeds)} '
         f'({", ".join(finished)}).',
         results_table(table)]
     for reference in REFERENCES:
@@ -519,6 +567,7 @@ def main():
                 for training in CURVE_TRAININGS:
                     train_and_evaluate(training, length, 0, args)
                     write_curve(args)
+            train_and_evaluate(SPEED_CONTROL, max(lengths), 0, args)
         write_curve(args)
         return
     epochs = (args.epochs or [EPOCHS])[0]

@@ -26,10 +26,11 @@ def random_metrics(longtail, rng, low=0.2, high=0.8):
     return {key: float(rng.uniform(low, high)) for key in longtail.METRICS}
 
 
-def write_run(longtail, runs_dir, training, epochs, seed, results, digest=None):
+def write_run(longtail, runs_dir, training, epochs, seed, results, digest=None,
+              train_seconds=100):
     digest = digest or longtail.config_digest(longtail.run_config(training, epochs, seed))
     record = dict(training=training, seed=seed, epochs=epochs, config_digest=digest,
-                  train_seconds=100, results=results)
+                  train_seconds=train_seconds, results=results)
     (runs_dir / f'{longtail.run_name(training, epochs, seed)}.json').write_text(json.dumps(record))
 
 
@@ -101,6 +102,44 @@ def test_every_training_runs_the_same_iterations(longtail):
     assert (configs['seesaw'].model.roi_head.mask_head.predictor_cfg.type == 'NormedConv2d')
 
 
+def test_speed_control_is_the_baseline_with_the_first_version_settings(longtail):
+    """Only the widths and the RoI count the speed-up changed differ from the baseline's run."""
+    shipped = longtail.run_config('baseline', 16, 0).to_dict()
+    control = longtail.run_config(longtail.SPEED_CONTROL, 16, 0).to_dict()
+    roi_head, rcnn = control['model']['roi_head'], control['model']['train_cfg']['rcnn']
+    assert control['model']['neck']['out_channels'] == 128
+    assert [h['fc_out_channels'] for h in roi_head['bbox_head']] == [512] * 3
+    assert [h['in_channels'] for h in roi_head['bbox_head']] == [128] * 3
+    assert roi_head['mask_head']['conv_out_channels'] == 128
+    assert [stage['sampler']['num'] for stage in rcnn] == [128] * 3
+    for path, value in longtail.first_version_options().items():
+        *parents, leaf = path.split('.')
+        node = shipped
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[leaf] = value
+    assert shipped == control
+    assert longtail.SPEED_CONTROL not in longtail.TABLE_TRAININGS
+
+
+def test_curve_reports_the_speed_control_against_the_shipped_baseline(longtail, tmp_path):
+    rng = np.random.default_rng(4)
+    runs_dir = tmp_path / 'runs'
+    runs_dir.mkdir()
+    metrics = {t: random_metrics(longtail, rng) for t in ('baseline', longtail.SPEED_CONTROL)}
+    args = argparse.Namespace(runs_dir=str(runs_dir))
+    write_run(longtail, runs_dir, 'baseline', 16, 0, {'baseline': metrics['baseline']},
+              train_seconds=600)
+    assert longtail.speed_control(args, 16) is None  # the control has not run
+    write_run(longtail, runs_dir, longtail.SPEED_CONTROL, 16, 0,
+              {longtail.SPEED_CONTROL: metrics[longtail.SPEED_CONTROL]}, train_seconds=1500)
+    line, text = longtail.speed_control(args, 16)
+    assert line.startswith(f'| {longtail.ROW_LABELS[longtail.SPEED_CONTROL]} | 16 | 1824 | 1500 |')
+    assert 'in 0.40x the time' in text
+    shipped, before = (100 * metrics[t]['segm_AP'] for t in ('baseline', longtail.SPEED_CONTROL))
+    assert f'mask AP {shipped:.1f} against {before:.1f}' in text
+
+
 def test_digest_covers_what_changes_a_run_only(longtail):
     digests = {longtail.config_digest(longtail.run_config(t, e, s))
                for t in ('baseline', 'rfs') for e in (4, 8) for s in (0, 1)}
@@ -152,7 +191,7 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
                               out=str(tmp_path / 'longtail.md'))
     longtail.write_report(args, 8)
     page = (tmp_path / 'longtail.md').read_text()
-    assert f'Finished trainings: 2 of {2 * len(longtail.TRAININGS)}' in page
+    assert f'Finished trainings: 2 of {2 * len(longtail.TABLE_TRAININGS)}' in page
     assert 'Left out, trained with an older config: rfs_8e_seed0.json' in page
     assert cells_of(page, longtail.ROW_LABELS['baseline'])[0] == 2
     assert 'rfs_4e' not in page  # another schedule is never mixed in
