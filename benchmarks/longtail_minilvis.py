@@ -6,7 +6,10 @@ epochs, and repeat-factor sampling makes an epoch longer): ``EPOCHS`` epochs of 
 dataset, a 100-iteration linear warm-up and the lr step at 3/4, as the shipped 4-epoch schedule
 has. It trains through tools/dist_train.sh and is evaluated by tools/dist_sweep_alpha.sh, one
 pass per swept setting: TDE's alpha (0 is the de-confounded softmax) and the tau of post-hoc
-logit adjustment (tau 0 is the model as trained), on the same checkpoint.
+logit adjustment (tau 0 is the model as trained), on the same checkpoint. A dual-phase training
+runs its phase I on that schedule, prepares the memory and trains phase II on phase II's own
+schedule; its controls are joint training (the baseline's run) followed by the same phase II, and
+both without the graph loss.
 
 ``--curve`` trains seed 0 of the baseline and of repeat-factor sampling at ``CURVE_EPOCHS``
 and writes the learning curve; ``EPOCHS`` is the shortest length at which both are within
@@ -58,6 +61,13 @@ CONVERGED_WITHIN = 0.01  # mask AP
 # longtail_schedule_minilvis.md).
 EPOCHS = 16
 
+DUAL_PHASE_CONFIGS = ('dual_phase/cascade_phase1_r18_minilvis.py',
+                      'dual_phase/cascade_phase2_r18_minilvis.py')
+TDE_DUAL_PHASE_CONFIGS = ('dual_phase/cascade_tde_phase1_r18_minilvis.py',
+                          'dual_phase/cascade_tde_phase2_r18_minilvis.py')
+NO_GRAPH = {'model.roi_head.graph_loss_weight': 0.0}
+SPLIT = 'data/minilvis/dual_phase_split.json'
+
 # Evaluations of a trained model, by table row: ('alpha', a) TDE at alpha a (a sweep over the
 # alphas of a training); ('tau', t, form) logit adjustment at tau t ('exempted' or 'plain'
 # form, a sweep per form); ('test',) tools/dist_test.sh as the config is.
@@ -82,6 +92,22 @@ TRAININGS = {
     'deconfound_rfs': dict(config='cascade_tde_rfs_r18_minilvis.py',
                            rows={'deconfound_rfs': ('alpha', 0.0),
                                  'deconfound_rfs_tde': ('alpha', 1.5)}),
+    # Dual-phase: phase I on the schedule of every row (or a training above reused as phase I:
+    # the joint-training control), tools/dist_dual_phase_prepare.sh, then phase II on its own
+    # schedule from its config. Trainings with the same phase I share it and its memory.
+    'dual_phase': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
+                       rows={'dual_phase': ('test',)}),
+    'dual_phase_no_graph': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
+                                phase2_options=NO_GRAPH, rows={'dual_phase_no_graph': ('test',)}),
+    'joint_then_phase2': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
+                              rows={'joint_then_phase2': ('test',)}),
+    # The no-graph gain is dual-phase's only if joint training does not get it too.
+    'joint_then_phase2_no_graph': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
+                                       phase2_options=NO_GRAPH,
+                                       rows={'joint_then_phase2_no_graph': ('test',)}),
+    'dual_phase_tde': dict(phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
+                           rows={'dual_phase_deconfound': ('alpha', 0.0),
+                                 'dual_phase_tde': ('alpha', 1.5)}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
@@ -99,10 +125,16 @@ ROW_LABELS = {
     'deconfound_la_plain': 'de-confound + logit adjustment (tau 1, plain)',
     'deconfound_rfs': 'de-confound + RFS (TDE off)',
     'deconfound_rfs_tde': 'de-confound-TDE + RFS (alpha 1.5)',
+    'dual_phase': 'dual-phase (linear heads)',
+    'dual_phase_no_graph': 'control: dual-phase without the graph loss',
+    'joint_then_phase2': 'control: joint training (the baseline), then the same phase II',
+    'joint_then_phase2_no_graph': 'control: joint training, then phase II without the graph loss',
+    'dual_phase_deconfound': 'dual-phase, de-confound heads (TDE off)',
+    'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
 }
 TABLE_TRAININGS = [t for t in TRAININGS if t != SPEED_CONTROL]
 # Paired tables: each row against the reference of the same training data or checkpoint.
-REFERENCES = ('baseline', 'rfs', 'deconfound')
+REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2')
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
 # the top-level variables of the bases and comments are left out, so that a layout change
 # that resolves to the same training keeps the finished runs.
@@ -169,12 +201,32 @@ def first_version_options():
     return profile.VARIANTS['before'][1]
 
 
+def seeded_config(path, seed):
+    cfg = Config.fromfile(osp.join(REPO, CONFIGS, path))
+    cfg.randomness = dict(seed=seed, deterministic=False)
+    return cfg
+
+
+def run_configs(training, epochs, seed):
+    """The configs a training runs, in order: one, or a dual-phase training's phase I (on the
+    iteration schedule) and phase II (on its config's own schedule)."""
+    recipe = TRAININGS[training]
+    if 'config' in recipe:
+        return [run_config(training, epochs, seed)]
+    phase1 = recipe['phase1']
+    phase1 = (run_config(phase1, epochs, seed) if phase1 in TRAININGS else
+              iteration_schedule(seeded_config(phase1, seed), epochs))
+    phase2 = seeded_config(recipe['phase2'], seed)
+    phase2.merge_from_dict(recipe.get('phase2_options', {}))
+    return [phase1, phase2]
+
+
 def run_config(training, epochs, seed):
-    """The config a training runs: the shipped one, seeded, on the iteration schedule."""
-    cfg = Config.fromfile(osp.join(REPO, CONFIGS, TRAININGS[training]['config']))
+    """The config a one-config training runs: the shipped one, seeded, on the iteration
+    schedule."""
+    cfg = seeded_config(TRAININGS[training]['config'], seed)
     if TRAININGS[training].get('first_version'):
         cfg.merge_from_dict(first_version_options())
-    cfg.randomness = dict(seed=seed, deterministic=False)
     return iteration_schedule(cfg, epochs)
 
 
@@ -182,6 +234,14 @@ def config_digest(cfg):
     resolved = cfg.to_dict()
     text = json.dumps({k: resolved.get(k) for k in DIGEST_KEYS}, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_digest(training, epochs, seed):
+    """A one-config training's config digest; a dual-phase one's over both phases' digests."""
+    digests = [config_digest(cfg) for cfg in run_configs(training, epochs, seed)]
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256(' '.join(digests).encode()).hexdigest()[:16]
 
 
 def git_commit():
@@ -249,7 +309,9 @@ def train(cfg, work_dir, args):
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     cfg.dump(config)
-    final = osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+    loop = cfg.train_cfg
+    final = osp.join(work_dir, f'iter_{loop.max_iters}.pth' if 'max_iters' in loop else
+                     f'epoch_{loop.max_epochs}.pth')
     if not osp.isfile(final):
         resume = ['--resume'] if osp.isfile(osp.join(work_dir, 'last_checkpoint')) else []
         run(['bash', 'tools/dist_train.sh', config, str(args.nproc), '--work-dir', work_dir,
@@ -257,13 +319,37 @@ def train(cfg, work_dir, args):
     return config, final
 
 
+def phase1_work_dir(training, epochs, seed, args):
+    """Dual-phase trainings with the same phase I share its training and memory."""
+    phase1 = TRAININGS[training]['phase1']
+    name = phase1 if phase1 in TRAININGS else 'phase1_' + osp.splitext(osp.basename(phase1))[0]
+    return osp.abspath(osp.join(args.work_dir, run_name(name, epochs, seed)))
+
+
+def train_dual_phase(training, epochs, seed, cfgs, work_dir, args):
+    """Phase I (or the training it reuses), the memory, phase II: phase II's config and final
+    checkpoint."""
+    phase1_cfg, phase2_cfg = cfgs
+    phase1_dir = phase1_work_dir(training, epochs, seed, args)
+    phase1_config, phase1_checkpoint = train(phase1_cfg, phase1_dir, args)
+    memory_dir = osp.join(phase1_dir, 'dual_phase')
+    if not osp.isfile(osp.join(memory_dir, 'dual_phase_phase2_init.pth')):
+        run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1_config, phase1_checkpoint,
+             str(args.nproc), '--split-file', SPLIT, '--out-dir', memory_dir], args.port)
+    phase2_cfg.model.update(teacher_config=phase1_config, teacher_checkpoint=phase1_checkpoint)
+    phase2_cfg.train_dataloader.dataset.memory_file = osp.join(memory_dir,
+                                                               'dual_phase_memory.json')
+    phase2_cfg.load_from = osp.join(memory_dir, 'dual_phase_phase2_init.pth')
+    return train(phase2_cfg, work_dir, args)
+
+
 def train_and_evaluate(training, epochs, seed, args):
     """Train one (method, length, seed) unless its run JSON exists with this digest; evaluate
     the rows it lacks; write the run JSON."""
     name = run_name(training, epochs, seed)
     run_path = osp.join(args.runs_dir, f'{name}.json')
-    cfg = run_config(training, epochs, seed)
-    digest = config_digest(cfg)
+    cfgs = run_configs(training, epochs, seed)
+    digest = run_digest(training, epochs, seed)
     rows = TRAININGS[training]['rows']
     record = None
     if osp.isfile(run_path):
@@ -276,11 +362,17 @@ def train_and_evaluate(training, epochs, seed, args):
         return
     work_dir = osp.abspath(osp.join(args.work_dir, name))
     start = time.time()
-    config, checkpoint = train(cfg, work_dir, args)
+    if len(cfgs) == 1:
+        config, checkpoint = train(cfgs[0], work_dir, args)
+    else:
+        config, checkpoint = train_dual_phase(training, epochs, seed, cfgs, work_dir, args)
     train_s = time.time() - start
     if record is None:
+        recipe = TRAININGS[training]
+        configs = [recipe[k] for k in ('config', 'phase1', 'phase2') if k in recipe]
         record = dict(training=training, seed=seed, epochs=epochs,
-                      iters=cfg.train_cfg.max_iters, config=TRAININGS[training]['config'],
+                      iters=cfgs[0].train_cfg.max_iters,
+                      config=configs[0] if len(configs) == 1 else configs,
                       config_digest=digest, commit=git_commit(), nproc=args.nproc,
                       train_seconds=round(train_s), results={})
     missing = {row: how for row, how in rows.items() if row not in record['results']}
@@ -306,7 +398,7 @@ def load_runs(runs_dir, trainings, epochs, seeds):
                     continue
                 with open(path) as f:
                     record = json.load(f)
-                if record['config_digest'] != config_digest(run_config(training, length, seed)):
+                if record['config_digest'] != run_digest(training, length, seed):
                     stale.append(osp.basename(path))
                     continue
                 records.append(record)

@@ -28,7 +28,7 @@ def random_metrics(longtail, rng, low=0.2, high=0.8):
 
 def write_run(longtail, runs_dir, training, epochs, seed, results, digest=None,
               train_seconds=100):
-    digest = digest or longtail.config_digest(longtail.run_config(training, epochs, seed))
+    digest = digest or longtail.run_digest(training, epochs, seed)
     record = dict(training=training, seed=seed, epochs=epochs, config_digest=digest,
                   train_seconds=train_seconds, results=results)
     (runs_dir / f'{longtail.run_name(training, epochs, seed)}.json').write_text(json.dumps(record))
@@ -88,7 +88,8 @@ def test_verdict_needs_every_seed_on_box_and_mask(longtail):
 
 def test_every_training_runs_the_same_iterations(longtail):
     """RFS repeats images inside the baseline's iterations: the schedule is set in iterations."""
-    configs = {t: longtail.run_config(t, 8, 0) for t in longtail.TRAININGS}
+    configs = {t: cfgs[0] for t in longtail.TRAININGS
+               for cfgs in [longtail.run_configs(t, 8, 0)]}
     iters = 8 * longtail.ITERS_PER_EPOCH
     for training, cfg in configs.items():
         assert cfg.train_cfg.type == 'IterBasedTrainLoop', training
@@ -138,6 +139,32 @@ def test_curve_reports_the_speed_control_against_the_shipped_baseline(longtail, 
     assert 'in 0.40x the time' in text
     shipped, before = (100 * metrics[t]['segm_AP'] for t in ('baseline', longtail.SPEED_CONTROL))
     assert f'mask AP {shipped:.1f} against {before:.1f}' in text
+
+
+def test_dual_phase_runs_phase1_on_the_schedule_and_phase2_on_its_own(longtail):
+    """Phase I trains the iterations of every row; phase II keeps its config's schedule; the
+    joint-training control's phase I is the baseline's run itself."""
+    phase1, phase2 = longtail.run_configs('dual_phase', 8, 1)
+    assert phase1.train_cfg.max_iters == 8 * longtail.ITERS_PER_EPOCH
+    assert phase1.randomness.seed == phase2.randomness.seed == 1
+    shipped = longtail.Config.fromfile(
+        str(longtail.osp.join(longtail.REPO, 'configs/minilvis', longtail.DUAL_PHASE_CONFIGS[1])))
+    assert phase2.train_cfg == shipped.train_cfg
+    assert phase2.param_scheduler == shipped.param_scheduler
+    joint_phase1, joint_phase2 = longtail.run_configs('joint_then_phase2', 8, 1)
+    assert joint_phase1.to_dict() == longtail.run_config('baseline', 8, 1).to_dict()
+    assert joint_phase2.to_dict() == phase2.to_dict()
+    no_graph = longtail.run_configs('dual_phase_no_graph', 8, 1)[1]
+    assert no_graph.model.roi_head.graph_loss_weight == 0
+    assert phase2.model.roi_head.graph_loss_weight is None  # the split's lambda
+    digests = {t: longtail.run_digest(t, 8, 1) for t in (
+        'dual_phase', 'dual_phase_no_graph', 'joint_then_phase2', 'joint_then_phase2_no_graph')}
+    assert len(set(digests.values())) == 4
+    args = argparse.Namespace(work_dir='work')
+    assert (longtail.phase1_work_dir('dual_phase', 8, 1, args)
+            == longtail.phase1_work_dir('dual_phase_no_graph', 8, 1, args))
+    assert longtail.phase1_work_dir('joint_then_phase2', 8, 1, args).endswith(
+        longtail.run_name('baseline', 8, 1))
 
 
 def test_digest_covers_what_changes_a_run_only(longtail):
