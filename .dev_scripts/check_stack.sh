@@ -4,9 +4,9 @@
 # and, with DEMO=1, the demo with tools/run_demo.sh. CI runs the default stack in the active
 # environment; this is the documented check of the other one (docs/install_matrix.md).
 #
-#   bash tools/check_stack.sh onedl                 # the maintained fork: install + tests
-#   DEMO=1 SEED=0 bash tools/check_stack.sh onedl   # ... and the demo, seed 0
-#   bash tools/check_stack.sh onedl -m "not slow"   # extra arguments go to pytest
+#   bash .dev_scripts/check_stack.sh onedl               # the maintained fork: install + tests
+#   DEMO=1 SEED=0 bash .dev_scripts/check_stack.sh onedl # ... and the demo, seed 0
+#   bash .dev_scripts/check_stack.sh onedl -m "not slow" # extra arguments go to pytest
 #
 # Environment: VENV (work_dirs/venv_<stack>), BASE_PYTHON (python3, makes the environment),
 # DEMO, and what run_demo.sh reads (SEED, EPOCHS, WORK_DIR: work_dirs/minilvis_demo_<stack>).

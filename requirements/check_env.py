@@ -1,6 +1,7 @@
 """Exit 0 when this Python environment already has everything mmdet_tde needs.
 
-Used by install.sh to make a second install a quick no-op; ``--verbose`` says what is missing.
+Used by tools/install.sh to make a second install a quick no-op; ``--verbose`` says what is
+missing. It lives beside the requirement sets it reads, which name each stack's distributions.
 The MMDetection stack is chosen by the environment variable ``MMDET_STACK`` (see STACKS); unset,
 it is the stack already installed here, else the default;
 ``--conflicts`` exits 1 when the other stack is installed: both ship the packages ``mmcv``,
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 # MMDET_STACK value -> requirements file pinning its mmcv, mmengine and mmdet distributions.
 STACKS = {'openmmlab': 'stack_openmmlab.txt', 'onedl': 'stack_onedl.txt'}
 DEFAULT_STACK = 'openmmlab'
@@ -31,7 +33,7 @@ def selected_stack() -> str:
 
 
 def requirement_lines(name):
-    for line in (REPO / 'requirements' / name).read_text().splitlines():
+    for line in (HERE / name).read_text().splitlines():
         line = line.strip()
         if line and not line.startswith('#'):
             yield line

@@ -15,7 +15,7 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python3}
 PIP=("$PYTHON" -m pip install --disable-pip-version-check)
 
-check() { (cd / && "$PYTHON" "$REPO/tools/check_env.py" "$@"); }
+check() { (cd / && "$PYTHON" "$REPO/requirements/check_env.py" "$@"); }
 
 if ! "$PYTHON" -c "import packaging" 2>/dev/null; then
     "${PIP[@]}" packaging

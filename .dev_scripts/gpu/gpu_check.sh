@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, in one command on a machine with one NVIDIA GPU, a CUDA torch and nvcc but no
-# network and none of mmcv / mmdet / mmengine: installs the kit of tools/gpu_kit.sh (carried in
+# network and none of mmcv / mmdet / mmengine: installs the kit of gpu_kit.sh (carried in
 # gpu_kit/), builds mmcv 2.1.0 with CUDA ops for that GPU only, then
 #   (a) trains the mini-LVIS Cascade Mask R-CNN with the TDE heads in fp32 and with --amp (at the
 #       same time: the model is small), tests both, sweeps alpha on the fp32 one;
@@ -12,28 +12,47 @@
 # Every step is time-boxed against one deadline and publishes its results as soon as it ends, so
 # a failing step leaves time and output for the others.
 #
-#   bash tools/gpu_check.sh                 # on the GPU machine (docs/benchmarks/gpu.md)
-#   GPU_CHECK_CPU=1 bash tools/gpu_check.sh # dry run here: tiny sizes on the CPU, with the
-#                                           # installed mmcv (no build); also: --cpu
+#   bash .dev_scripts/gpu/gpu_check.sh                 # on the GPU machine (gpu.md in
+#                                                      # docs/benchmarks)
+#   GPU_CHECK_CPU=1 bash .dev_scripts/gpu/gpu_check.sh # dry run here: tiny sizes on the CPU, with
+#                                                      # the installed mmcv (no build); also --cpu
+# The Python programs it runs are the .py files beside it; the machine's limits are named below.
 #
 # Writes only to $OUT (default work_dirs/gpu_check/out), the work folder GPU_CHECK_WORK
 # (work_dirs/gpu_check) and the kit folder GPU_KIT (gpu_kit). $OUT gets summary.md (every step,
 # its time and the key numbers), console.log, results.tar.gz (every log and result file) and the
-# mmcv wheel built there, in parts of 15 MiB at most (see gpu.md to reuse it).
+# mmcv wheel built there, in parts of RETURN_PART_MIB at most (see gpu.md to reuse it).
 # Environment: GPU_CHECK_BUDGET (seconds for the whole run, 560), GPU_CHECK_ITERS (training
 # iterations, 300), GPU_CHECK_DP_ITERS (iterations of each dual-phase phase, 150),
 # GPU_CHECK_BENCH (1; 0 skips the head benchmark, for a rerun that has its table), PYTHON
 # (python3), MAX_JOBS (nproc), TORCH_CUDA_ARCH_LIST (9.0).
 set -euo pipefail
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
+
+# --------------------------------------------- the GPU machine's limits (docs/benchmarks/gpu.md)
+BUDGET=${GPU_CHECK_BUDGET:-560} # seconds for the whole run: the device stops a command at 600 s
+RETURN_PART_MIB=15   # the device returns files of at most 16 MiB: results and wheel parts
+WHEEL_MAX_MIB=45     # a larger built wheel is not sent back (3 parts)
+GPU_ARCH=${TORCH_CUDA_ARCH_LIST:-9.0} # H100 / H200: mmcv's CUDA ops for this architecture only
+GPU_PYTHON=${KIT_PYTHON_VERSION:-3.12} # the machine's Python, which the kit's wheels are for
+STEP_MIN_S=20        # a step with less time than this left is skipped
+STEP_GRACE_S=5       # kept between a step's limit and the deadline
+BENCH_RESERVE_S=110  # the training chains end this long before the deadline: the benchmark's
+FALLBACK_MIN_S=200   # time left needed to try the CPU-ops fallback after a failed CUDA build
+# Each step's limit in seconds (none runs past the deadline either).
+CAP_ENV=60 CAP_INSTALL=120 CAP_DEPS=60 CAP_DATA=150 CAP_CONFIG=30
+CAP_MMCV_WHEEL=120 CAP_MMCV_BUILD=450 CAP_MMCV_REBUILD=400 CAP_MMCV_BUILD_CPU=240
+CAP_MMCV_IMPORT=60 CAP_OPS=90
+CAP_TRAIN=150 CAP_TEST=90 CAP_SWEEP=120 CAP_DP_CONFIGS=60 CAP_DP_PREPARE=120 CAP_BENCH=200
 
 CPU_MODE=${GPU_CHECK_CPU:-0}
 BENCH_ON=${GPU_CHECK_BENCH:-1}
 for arg in "$@"; do
     case $arg in
         --cpu) CPU_MODE=1 ;;
-        *) echo "usage: bash tools/gpu_check.sh [--cpu]" >&2; exit 2 ;;
+        *) echo "usage: bash .dev_scripts/gpu/gpu_check.sh [--cpu]" >&2; exit 2 ;;
     esac
 done
 
@@ -44,7 +63,7 @@ OUT=$(realpath -m "${OUT:-$WORK/out}")
 RES=$WORK/results # every step's log and outputs, packed into $OUT/results.tar.gz
 SITE=$WORK/site   # the kit's wheels and the built mmcv (pip --target; torch stays the image's)
 START=$(date +%s)
-DEADLINE=$((START + ${GPU_CHECK_BUDGET:-560})) # the device stops a command at 600 s
+DEADLINE=$((START + BUDGET))
 # Keep a rerun on a warm machine cheap: $SITE (the built mmcv) survives, results do not.
 rm -rf "$RES" "$WORK/runs" "$WORK/tmp"
 mkdir -p "$OUT" "$RES" "$SITE" "$WORK/runs" "$WORK/tmp" "$WORK/mpl"
@@ -82,13 +101,13 @@ record() { # NAME STATUS SECONDS NOTE
 
 publish() { # summary.md and results.tar.gz in $OUT, replaced whole (steps may run in parallel)
     local tmp="$OUT/.results.$BASHPID.tmp"
-    env -u PYTHONPATH "$PYTHON" tools/gpu_check_summary.py "$WORK" "$OUT/summary.md" \
+    env -u PYTHONPATH "$PYTHON" "$HERE/gpu_check_summary.py" "$WORK" "$OUT/summary.md" \
         >>"$RES/summary.log" 2>&1 || say "summary failed (see summary.log)"
-    # Not the checkpoints nor the sweep's detections (tens of MB): the device returns files of
-    # at most 16 MiB. Logs, metrics, reports and plots.
+    # Not the checkpoints nor the sweep's detections (tens of MB), which the device would not
+    # return. Logs, metrics, reports and plots.
     tar -czf "$tmp" -C "$WORK" --exclude='*.pth' --exclude='lvis.bbox.json' \
         --exclude='lvis.segm.json' results runs 2>/dev/null || true
-    if (($(stat -c %s "$tmp") > 15 * 1024 * 1024)); then
+    if (($(stat -c %s "$tmp") > RETURN_PART_MIB * 1024 * 1024)); then
         tar -czf "$tmp" -C "$WORK" results 2>/dev/null || true
     fi
     mv -f "$tmp" "$OUT/results.tar.gz"
@@ -100,9 +119,9 @@ publish() { # summary.md and results.tar.gz in $OUT, replaced whole (steps may r
 run_step() {
     local name=$1 cap=$2
     shift 2
-    local left=$((${STEP_DEADLINE:-$DEADLINE} - $(date +%s) - 5))
+    local left=$((${STEP_DEADLINE:-$DEADLINE} - $(date +%s) - STEP_GRACE_S))
     local limit=$((cap < left ? cap : left))
-    if ((limit < 20)); then
+    if ((limit < STEP_MIN_S)); then
         say "skip $name: no time left"
         record "$name" skipped 0 "no time left"
         return 1
@@ -133,13 +152,7 @@ env_report() {
     gcc --version | head -n 1
     nproc
     ninja --version || echo "no ninja on PATH: torch would compile one file at a time"
-    "$PYTHON" - <<'PY'
-import platform, torch
-print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda,
-      'available', torch.cuda.is_available())
-if torch.cuda.is_available():
-    print('gpu', torch.cuda.get_device_name(), torch.cuda.get_device_capability())
-PY
+    "$PYTHON" "$HERE/env_report.py"
     "$PYTHON" -m pip list 2>/dev/null |
         grep -iE "^(numpy|matplotlib|scipy|setuptools|opencv|pillow|torch|torchvision|ninja) "
     return 0
@@ -149,13 +162,13 @@ install_kit() {
     local target=(--target "$SITE")
     if [ "$CPU_MODE" = 1 ]; then
         # Install for the GPU machine's Python, unused here: proves the kit is complete and that
-        # its wheels fit CPython 3.12 manylinux x86_64; the runs use this machine's packages.
-        target+=(--python-version 3.12 --implementation cp --only-binary=:all:
+        # its wheels fit CPython GPU_PYTHON manylinux x86_64; the runs use this machine's packages.
+        target+=(--python-version "$GPU_PYTHON" --implementation cp --only-binary=:all:
             --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64
             --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64
             --platform manylinux2014_x86_64)
     fi
-    ls "$KIT"/*.whl >/dev/null # an empty kit: run tools/gpu_kit.sh first
+    ls "$KIT"/*.whl >/dev/null # an empty kit: run .dev_scripts/gpu/gpu_kit.sh first
     # --no-deps: the kit is the whole set (gpu_kit.sh checks); pip would otherwise also
     # install what the image has, as --target ignores installed packages.
     "$PYTHON" -m pip install --no-index --no-deps --no-compile --upgrade "${target[@]}" \
@@ -163,27 +176,11 @@ install_kit() {
     ls "$SITE"
 }
 
-deps_check() {
-    "$PYTHON" - <<'PY'
-import importlib, sys
-mods = ['numpy', 'scipy', 'matplotlib', 'cv2', 'PIL', 'yaml', 'six', 'tqdm', 'rich', 'packaging',
-        'addict', 'termcolor', 'yapf', 'platformdirs', 'terminaltables', 'pycocotools', 'shapely',
-        'lvis', 'faster_coco_eval', 'mmengine', 'pkg_resources', 'torch']
-missing = []
-for name in mods:
-    try:
-        mod = importlib.import_module(name)
-        print(f'{name:18s} {getattr(mod, "__version__", "")}  {getattr(mod, "__file__", "")}')
-    except Exception as exc:  # noqa: BLE001 - report every kind of import failure
-        missing.append(name)
-        print(f'{name:18s} FAILED: {type(exc).__name__}: {exc}')
-sys.exit(f'cannot import: {missing}' if missing else 0)
-PY
-}
+deps_check() { "$PYTHON" "$HERE/deps_check.py"; }
 
 # -------------------------------------------------------------------------------- mmcv build
 # build_mmcv cuda|cpu: mmcv 2.1.0's ops from the kit's source into $SITE. cuda: for this GPU's
-# architecture only (9.0 on the H100) on every core. cpu: CPU ops only, the fallback.
+# architecture only (GPU_ARCH) on every core. cpu: CPU ops only, the fallback.
 build_mmcv() {
     local src=$WORK/mmcv-src
     rm -rf "$src" "$WORK/wheels"
@@ -194,7 +191,7 @@ build_mmcv() {
     PATH="$("$PYTHON" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
     ninja --version || echo "no ninja on PATH: torch would compile one file at a time"
     if [ "$1" = cuda ]; then
-        export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+        export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$GPU_ARCH
     else
         # setup.py builds CUDA ops whenever torch sees a GPU: hide it
         export FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=
@@ -215,7 +212,7 @@ _, keep = nms(boxes, torch.tensor([0.9, 0.8], device='$DEVICE'), 0.5); \
 print('mmcv', mmcv.__version__, 'from', mmcv.__file__, 'nms on $DEVICE kept', keep.tolist())"
 }
 
-# The built wheel back to $OUT in parts of at most 15 MiB (the device returns files up to 16 MiB):
+# The built wheel back to $OUT in parts of at most RETURN_PART_MIB:
 # a later run carries it in gpu_kit/ and skips the build (docs/benchmarks/gpu.md).
 export_wheel() {
     local wheel
@@ -224,53 +221,23 @@ export_wheel() {
     local size
     size=$(stat -c %s "$wheel")
     say "built $(basename "$wheel"): $((size / 1024)) KiB"
-    if ((size > 45 * 1024 * 1024)); then say "wheel too large to send back"; return 0; fi
-    (cd "$OUT" && split -b 15M -d -a 1 "$wheel" "$(basename "$wheel").part")
+    if ((size > WHEEL_MAX_MIB * 1024 * 1024)); then
+        say "wheel too large to send back"
+        return 0
+    fi
+    (cd "$OUT" && split -b "${RETURN_PART_MIB}M" -d -a 1 "$wheel" "$(basename "$wheel").part")
     sha256sum "$wheel" | sed "s|  .*/|  |" >"$OUT/$(basename "$wheel").sha256"
 }
 
 # --------------------------------------------------------------------------- mini-LVIS runs
+# mini-LVIS with the generator alone (numpy and cv2), so that it is ready when mmcv's build ends.
 make_data() {
-    # The function behind tools/make_minilvis.py, loaded on its own (it needs only numpy and
-    # cv2), so that the data is ready when mmcv's build ends.
-    "$PYTHON" - "$WORK/minilvis" "$NUM_TRAIN" "$NUM_VAL" <<'PY'
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location('minilvis', 'mmdet_tde/datasets/minilvis.py')
-minilvis = importlib.util.module_from_spec(spec)
-sys.modules['minilvis'] = minilvis  # dataclasses look their module up
-spec.loader.exec_module(minilvis)
-out, num_train, num_val = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-minilvis.make_minilvis(out, minilvis.MiniLVISOptions(num_train=num_train, num_val=num_val))
-print('mini-LVIS in', out)
-PY
+    "$PYTHON" "$HERE/make_data.py" "$WORK/minilvis" --num-train "$NUM_TRAIN" --num-val "$NUM_VAL"
 }
 
 write_config() {
-    local persistent=True warmup=$((ITERS / 4 < 100 ? ITERS / 4 + 1 : 100))
-    if ((WORKERS == 0)); then persistent=False; fi
-    cat >"$WORK/minilvis_tde.py" <<EOF
-# Generated by tools/gpu_check.sh: the mini-LVIS TDE config, $ITERS iterations of $BATCH images.
-_base_ = '$REPO/configs/minilvis/cascade_tde_r18_minilvis.py'
-data_root = '$WORK/minilvis/'
-train_dataloader = dict(batch_size=$BATCH, num_workers=$WORKERS, persistent_workers=$persistent,
-                        dataset=dict(data_root=data_root))
-val_dataloader = dict(num_workers=$WORKERS, persistent_workers=$persistent,
-                      dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/minilvis_v1_val.json')
-test_evaluator = val_evaluator
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=$ITERS,
-                 val_interval=$ITERS + 1)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=$warmup),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=$ITERS,
-         milestones=[$((ITERS * 3 / 4))], gamma=0.1)
-]
-log_processor = dict(by_epoch=False)
-default_hooks = dict(logger=dict(interval=$LOG_INTERVAL),
-                     checkpoint=dict(by_epoch=False, interval=$ITERS, max_keep_ckpts=1))
-randomness = dict(seed=0)
-EOF
+    "$PYTHON" "$HERE/train_config.py" "$WORK/minilvis_tde.py" --data-root "$WORK/minilvis" \
+        --iters "$ITERS" --batch "$BATCH" --workers "$WORKERS" --log-interval "$LOG_INTERVAL"
 }
 
 train() { # NAME [--amp]
@@ -298,50 +265,11 @@ dp_configs() {
     mkdir -p "$WORK/dual_phase"
     "$PYTHON" tools/dual_phase_split.py "$WORK/minilvis/annotations/minilvis_v1_train.json" \
         --out "$WORK/dual_phase/split.json"
-    "$PYTHON" - "$REPO" "$WORK" "$BATCH" "$WORKERS" "$DP_ITERS" "$LOG_INTERVAL" <<'PY'
-import sys
-
-from mmengine.config import Config
-
-repo, work = sys.argv[1:3]
-batch, workers, iters, log_interval = map(int, sys.argv[3:])
-data_root, out = f'{work}/minilvis/', f'{work}/dual_phase'
-split = f'{out}/split.json'
-prepared = f'{work}/runs/dp_prepare'
-
-
-def write(base, name, **updates):
-    cfg = Config.fromfile(f'{repo}/configs/minilvis/dual_phase/{base}')
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = data_root
-        cfg[loader].num_workers = workers
-        cfg[loader].persistent_workers = workers > 0
-    cfg.train_dataloader.batch_size = batch
-    cfg.train_dataloader.dataset.split_file = split
-    cfg.val_evaluator.ann_file = data_root + 'annotations/minilvis_v1_val.json'
-    cfg.test_evaluator.ann_file = cfg.val_evaluator.ann_file
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
-    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-                                end=max(1, iters // 4))]
-    cfg.log_processor = dict(by_epoch=False)
-    cfg.default_hooks.logger.interval = log_interval
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iters)
-    cfg.randomness = dict(seed=0)
-    cfg.merge_from_dict(updates)
-    if 'bbox_head' in cfg.model.roi_head and cfg.model.type != 'DualPhaseCascadeRCNN':
-        for head in cfg.model.roi_head.bbox_head:  # phase I: the masked classifier's split
-            head.cls_predictor_cfg.split_file = split
-    cfg.dump(f'{out}/{name}.py')
-
-
-write('cascade_tde_phase1_r18_minilvis.py', 'phase1')
-write('cascade_tde_phase2_r18_minilvis.py', 'phase2',
-      load_from=f'{prepared}/dual_phase_phase2_init.pth',
-      model=dict(teacher_config=f'{out}/phase1.py',
-                 teacher_checkpoint=f'{work}/runs/train_dp_phase1/iter_{iters}.pth',
-                 roi_head=dict(split_file=split)),
-      train_dataloader=dict(dataset=dict(memory_file=f'{prepared}/dual_phase_memory.json')))
-PY
+    "$PYTHON" "$HERE/dual_phase_configs.py" "$WORK/dual_phase" --data-root "$WORK/minilvis" \
+        --split "$WORK/dual_phase/split.json" --iters "$DP_ITERS" --batch "$BATCH" \
+        --workers "$WORKERS" --log-interval "$LOG_INTERVAL" \
+        --teacher-checkpoint "$WORK/runs/train_dp_phase1/iter_$DP_ITERS.pth" \
+        --prepared-dir "$WORK/runs/dp_prepare"
 }
 dp_train() { # PHASE
     "$PYTHON" tools/train.py "$WORK/dual_phase/$1.py" --work-dir "$WORK/runs/train_dp_$1"
@@ -360,84 +288,76 @@ bench() {
     "$PYTHON" benchmarks/head_overhead.py $BENCH_ARGS --out "$RES/head_overhead.md"
 }
 
-export -f env_report install_kit deps_check build_mmcv mmcv_import make_data train test_ckpt \
-    sweep bench checkpoint_of dp_configs dp_train dp_prepare dp_test
-export REPO PYTHON KIT WORK SITE RES CPU_MODE DEVICE ITERS DP_ITERS BATCH WORKERS LOG_INTERVAL \
-    NUM_TRAIN NUM_VAL BENCH_ARGS
+export -f env_report install_kit deps_check build_mmcv mmcv_import make_data write_config train \
+    test_ckpt sweep bench checkpoint_of dp_configs dp_train dp_prepare dp_test
+export HERE REPO PYTHON KIT WORK SITE RES CPU_MODE DEVICE ITERS DP_ITERS BATCH WORKERS \
+    LOG_INTERVAL NUM_TRAIN NUM_VAL BENCH_ARGS GPU_ARCH GPU_PYTHON
 
 # ===================================================================================== run
 say "mode: $DEVICE; budget $((DEADLINE - START))s; out $OUT; work $WORK; kit $KIT"
-run_step env 60 bash -eo pipefail -c env_report || true
-run_step install 120 bash -eo pipefail -c install_kit || true
+run_step env "$CAP_ENV" bash -eo pipefail -c env_report || true
+run_step install "$CAP_INSTALL" bash -eo pipefail -c install_kit || true
 if [ "$CPU_MODE" = 1 ]; then
     export PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
 else
     export PYTHONPATH=$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}
 fi
-run_step deps 60 bash -eo pipefail -c deps_check || true
+run_step deps "$CAP_DEPS" bash -eo pipefail -c deps_check || true
 
 # mini-LVIS is generated while mmcv builds (numpy and cv2 only).
-run_step data 150 bash -eo pipefail -c make_data &
+run_step data "$CAP_DATA" bash -eo pipefail -c make_data &
 DATA_PID=$!
 
 if [ "$CPU_MODE" = 1 ]; then
     skip_step mmcv_build "CPU dry run: the installed mmcv is used"
 elif ls "$KIT"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
     # a wheel built on an earlier run and carried back in the kit
-    run_step mmcv_build 120 bash -eo pipefail -c \
+    run_step mmcv_build "$CAP_MMCV_WHEEL" bash -eo pipefail -c \
         '"$PYTHON" -m pip install --no-index --no-deps --upgrade --target "$SITE" \
             "$KIT"/mmcv-2.1.0-*.whl' || true
 elif [ -d "$SITE/mmcv" ] && mmcv_import >/dev/null 2>&1; then
     skip_step mmcv_build "already built in $SITE (a rerun on a warm machine)"
 else
-    if ! run_step mmcv_build 450 bash -eo pipefail -c 'build_mmcv cuda'; then
+    if ! run_step mmcv_build "$CAP_MMCV_BUILD" bash -eo pipefail -c 'build_mmcv cuda'; then
         if grep -q 'unsupported GNU version' "$RES/mmcv_build.log"; then
             # nvcc refuses a host gcc newer than it knows: try it anyway
             mv "$RES/mmcv_build.log" "$RES/mmcv_build_first.log"
             export MMCV_CUDA_ARGS=-allow-unsupported-compiler
-            run_step mmcv_build 400 bash -eo pipefail -c 'build_mmcv cuda' || true
+            run_step mmcv_build "$CAP_MMCV_REBUILD" bash -eo pipefail -c 'build_mmcv cuda' || true
         fi
     fi
     export_wheel
 fi
-run_step mmcv_import 60 bash -eo pipefail -c mmcv_import || true
-run_step ops_check 90 "$PYTHON" tools/gpu_ops.py --device "$DEVICE" || OPS_RC=$?
+run_step mmcv_import "$CAP_MMCV_IMPORT" bash -eo pipefail -c mmcv_import || true
+run_step ops_check "$CAP_OPS" "$PYTHON" "$HERE/gpu_ops.py" --device "$DEVICE" || OPS_RC=$?
 
 # Fallback when the ops do not run on the GPU (2: an error; 3 would be a numerical difference):
 # mmcv with CPU ops only, RoIAlign and NMS on the GPU through torchvision.
-if [ "$CPU_MODE" != 1 ] && [ "${OPS_RC:-0}" = 2 ] && ((DEADLINE - $(date +%s) > 200)); then
+if [ "$CPU_MODE" != 1 ] && [ "${OPS_RC:-0}" = 2 ] && ((DEADLINE - $(date +%s) > FALLBACK_MIN_S))
+then
     say "mmcv's CUDA ops are not usable: fallback to CPU ops + torchvision RoIAlign/NMS"
-    run_step mmcv_build_cpu 240 bash -eo pipefail -c 'build_mmcv cpu' || true
-    mkdir -p "$WORK/shim"
-    cat >"$WORK/shim/sitecustomize.py" <<EOF
-# Generated by tools/gpu_check.sh (fallback): RoIAlign and NMS on CUDA through torchvision.
-import importlib.util
-_spec = importlib.util.spec_from_file_location('gpu_ops', '$REPO/tools/gpu_ops.py')
-_gpu_ops = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_gpu_ops)
-_gpu_ops.install_torchvision_fallback()
-EOF
-    export PYTHONPATH=$WORK/shim:$PYTHONPATH
+    run_step mmcv_build_cpu "$CAP_MMCV_BUILD_CPU" bash -eo pipefail -c 'build_mmcv cpu' || true
+    # every later Python process routes RoIAlign and NMS on CUDA to torchvision
+    export PYTHONPATH=$HERE/fallback:$PYTHONPATH
     record fallback used 0 "mmcv CPU ops + torchvision RoIAlign/NMS on CUDA"
-    run_step ops_check_fallback 90 "$PYTHON" tools/gpu_ops.py --device cuda || true
+    run_step ops_check_fallback "$CAP_OPS" "$PYTHON" "$HERE/gpu_ops.py" --device cuda || true
 fi
 
 wait "$DATA_PID" || true
-write_config
+run_step config "$CAP_CONFIG" bash -eo pipefail -c write_config || true
 
 # Three chains at once on the GPU (a small model; their timings are not benchmarks): fp32 then
 # its test and alpha sweep; AMP then its test; dual-phase. On the CPU one after the other,
-# without AMP.
-# They leave the head benchmark its last 110 s.
-STEP_DEADLINE=$((DEADLINE - (BENCH_ON == 1 ? 110 : 0)))
+# without AMP. They leave the head benchmark its last BENCH_RESERVE_S.
+STEP_DEADLINE=$((DEADLINE - (BENCH_ON == 1 ? BENCH_RESERVE_S : 0)))
 chain_fp32() {
-    if ! run_step train_fp32 150 bash -eo pipefail -c 'train train_fp32'; then
+    if ! run_step train_fp32 "$CAP_TRAIN" bash -eo pipefail -c 'train train_fp32'; then
         skip_step test_fp32 "no checkpoint"
         skip_step sweep_fp32 "no checkpoint"
         return 0
     fi
-    run_step test_fp32 90 bash -eo pipefail -c 'test_ckpt test_fp32 train_fp32' || true
-    run_step sweep_fp32 120 bash -eo pipefail -c 'sweep sweep_fp32 train_fp32' || true
+    run_step test_fp32 "$CAP_TEST" bash -eo pipefail -c 'test_ckpt test_fp32 train_fp32' || true
+    run_step sweep_fp32 "$CAP_SWEEP" bash -eo pipefail -c 'sweep sweep_fp32 train_fp32' || true
 }
 chain_amp() {
     if [ "$CPU_MODE" = 1 ]; then
@@ -445,24 +365,24 @@ chain_amp() {
         skip_step test_amp "--amp needs a GPU"
         return 0
     fi
-    if ! run_step train_amp 150 bash -eo pipefail -c 'train train_amp --amp'; then
+    if ! run_step train_amp "$CAP_TRAIN" bash -eo pipefail -c 'train train_amp --amp'; then
         skip_step test_amp "no checkpoint"
         return 0
     fi
-    run_step test_amp 90 bash -eo pipefail -c 'test_ckpt test_amp train_amp' || true
+    run_step test_amp "$CAP_TEST" bash -eo pipefail -c 'test_ckpt test_amp train_amp' || true
 }
 chain_dual_phase() {
     local steps=(train_dp_phase1 dp_prepare train_dp_phase2 test_dp_phase2) step
     skip_rest() { for step in "${steps[@]:$1}"; do skip_step "$step" "$2"; done; }
-    run_step dp_configs 60 bash -eo pipefail -c dp_configs ||
+    run_step dp_configs "$CAP_DP_CONFIGS" bash -eo pipefail -c dp_configs ||
         { skip_rest 0 "no configs"; return 0; }
-    run_step train_dp_phase1 150 bash -eo pipefail -c 'dp_train phase1' ||
+    run_step train_dp_phase1 "$CAP_TRAIN" bash -eo pipefail -c 'dp_train phase1' ||
         { skip_rest 1 "no phase-I checkpoint"; return 0; }
-    run_step dp_prepare 120 bash -eo pipefail -c dp_prepare ||
+    run_step dp_prepare "$CAP_DP_PREPARE" bash -eo pipefail -c dp_prepare ||
         { skip_rest 2 "no memory"; return 0; }
-    run_step train_dp_phase2 150 bash -eo pipefail -c 'dp_train phase2' ||
+    run_step train_dp_phase2 "$CAP_TRAIN" bash -eo pipefail -c 'dp_train phase2' ||
         { skip_rest 3 "no phase-II checkpoint"; return 0; }
-    run_step test_dp_phase2 90 bash -eo pipefail -c dp_test || true
+    run_step test_dp_phase2 "$CAP_TEST" bash -eo pipefail -c dp_test || true
 }
 chain_fp32 &
 FP32_PID=$!
@@ -477,7 +397,7 @@ unset STEP_DEADLINE
 
 # Alone on the device: these are the timings to report.
 if [ "$BENCH_ON" = 1 ]; then
-    run_step head_overhead 200 bash -eo pipefail -c bench || true
+    run_step head_overhead "$CAP_BENCH" bash -eo pipefail -c bench || true
 else
     skip_step head_overhead "GPU_CHECK_BENCH=0"
 fi

@@ -1,4 +1,4 @@
-"""Summary of a tools/gpu_check.sh run: python tools/gpu_check_summary.py WORK_DIR OUT.md.
+"""Summary of a gpu_check.sh run: python .dev_scripts/gpu/gpu_check_summary.py WORK_DIR OUT.md.
 
 Reads what the steps left in WORK_DIR (results/steps.tsv, the step logs, the mmengine logs and
 metrics under runs/, results/head_overhead.md) and writes one markdown page: every step with its
@@ -120,7 +120,8 @@ def summary(work: Path) -> str:
     mode = mode_file.read_text().strip() if mode_file.exists() else 'unknown'
     head = work / 'results' / 'head_overhead.md'
     lines = [f'# GPU check ({mode}): summary at {time.strftime("%Y-%m-%d %H:%M:%S")}', '',
-             'Written by `tools/gpu_check.sh` after every step; the logs are in results.tar.gz.']
+             'Written by `.dev_scripts/gpu/gpu_check.sh` after every step; the logs are in '
+             'results.tar.gz.']
     lines += section('Steps', lambda: steps_table(work))
     lines += section('Machine', lambda: ['```', *log_lines(
         work, 'env', lambda s: any(k in s for k in ('NVIDIA-SMI', 'H100', 'H200', 'release',

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Download the kit that tools/gpu_check.sh installs on the GPU machine, which has no network:
-# wheels (CPython 3.12, manylinux x86_64) of everything mmdet_tde needs that its image lacks, and
-# mmcv 2.1.0's source, compiled there with CUDA ops. Run it here, where PyPI is reachable; it
-# downloads, it compiles nothing. The kit lands in gpu_kit/ (git-ignored) and travels to the
-# device as a carried path: carry ["gpu_kit"]. See docs/benchmarks/gpu.md.
+# Download the kit that gpu_check.sh (beside this file) installs on the GPU machine, which has
+# no network: wheels (CPython 3.12, manylinux x86_64) of everything mmdet_tde needs that its
+# image lacks, and mmcv 2.1.0's source, compiled there with CUDA ops. Run it here, where PyPI is
+# reachable; it downloads, it compiles nothing. The kit lands in gpu_kit/ (git-ignored) and
+# travels to the device as a carried path: carry ["gpu_kit"]. See docs/benchmarks/gpu.md.
+#
+#   bash .dev_scripts/gpu/gpu_kit.sh
 #
 # Environment: GPU_KIT (output folder, default gpu_kit), PYTHON (python3; any version: pip is
 # told the target's), KIT_PYTHON_VERSION (3.12).
 set -euo pipefail
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 KIT=${GPU_KIT:-gpu_kit}
 PYTHON=${PYTHON:-python3}
 PY_VERSION=${KIT_PYTHON_VERSION:-3.12}
 PY_TAG=cp${PY_VERSION/./}
+# A device call carries at most 64 MiB in all: the kit must leave room for the repository.
+CARRY_MIB=64 KIT_MAX_MIB=48
 PIP=("$PYTHON" -m pip --disable-pip-version-check)
 
 # The pinned lines of requirements/runtime.txt (lvis, faster-coco-eval) and of the default stack
@@ -51,55 +56,16 @@ if ! "${PIP[@]}" download --no-deps --no-binary=:all: --no-build-isolation --des
     "${PIP[@]}" download --no-deps --no-binary=:all: --dest "$KIT" "$MMCV_SDIST"
 fi
 
-# Every requirement of every kit wheel, for Python $PY_VERSION on Linux, must be in the kit or
-# on the device image: a gap would only show on the GPU machine, where nothing can be fetched.
-"$PYTHON" - "$KIT" "$PY_VERSION" <<'PY'
-import email.parser
-import sys
-import zipfile
-from pathlib import Path
-
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name, parse_wheel_filename
-
-ON_DEVICE = {'numpy', 'matplotlib', 'scipy', 'six', 'tqdm', 'rich', 'pyyaml', 'pillow',
-             'packaging', 'regex', 'cython', 'kiwisolver', 'cycler', 'pyparsing',
-             'python-dateutil', 'opencv-python-headless'}
-ALIASES = {'opencv-python': 'opencv-python-headless'}  # the same cv2 module
-kit, version = Path(sys.argv[1]), sys.argv[2]
-env = dict(default_environment(), python_version=version, python_full_version=f'{version}.0',
-           sys_platform='linux', platform_system='Linux', extra='')
-wheels = sorted(kit.glob('*.whl'))
-names = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels}
-missing = []
-for wheel in wheels:
-    with zipfile.ZipFile(wheel) as z:
-        meta = next(n for n in z.namelist()
-                    if n.count('/') == 1 and n.endswith('.dist-info/METADATA'))
-        msg = email.parser.Parser().parsestr(z.read(meta).decode())
-    for line in msg.get_all('Requires-Dist') or []:
-        req = Requirement(line)
-        if req.marker is not None and not req.marker.evaluate(env):
-            continue
-        name = canonicalize_name(req.name)
-        name = ALIASES.get(name, name)
-        if name not in names and name not in ON_DEVICE:
-            missing.append(f'{wheel.name}: {req}')
-if missing:
-    sys.exit('[gpu_kit] requirements neither in the kit nor on the device image:\n  '
-             + '\n  '.join(missing))
-print(f'[gpu_kit] complete: {len(wheels)} wheels; needed from the device image: '
-      + ', '.join(sorted(ON_DEVICE)))
-PY
+# Every requirement of every kit wheel must be in the kit or on the device image.
+"$PYTHON" "$HERE/kit_check.py" "$KIT" "$PY_VERSION"
 
 (cd "$KIT" && for f in *.whl *.tar.gz; do
     printf '%s  %8d  %s\n' "$(sha256sum "$f" | cut -c1-16)" "$(stat -c %s "$f")" "$f"
 done) > "$KIT/MANIFEST.txt"
 cat "$KIT/MANIFEST.txt"
 TOTAL=$(du -cb "$KIT" | tail -n 1 | cut -f1)
-echo "[gpu_kit] $KIT: $((TOTAL / 1024)) KiB in all (a device call carries at most 64 MiB)"
-if ((TOTAL > 48 * 1024 * 1024)); then
-    echo "[gpu_kit] the kit is over 48 MiB: the repository must travel with it" >&2
+echo "[gpu_kit] $KIT: $((TOTAL / 1024)) KiB in all (a device call carries at most $CARRY_MIB MiB)"
+if ((TOTAL > KIT_MAX_MIB * 1024 * 1024)); then
+    echo "[gpu_kit] the kit is over $KIT_MAX_MIB MiB: the repository must travel with it" >&2
     exit 1
 fi

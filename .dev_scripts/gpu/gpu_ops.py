@@ -3,17 +3,19 @@
 Cascade Mask R-CNN runs two of mmcv's compiled ops: RoIAlign (box and mask features, mask
 targets) and NMS (RPN proposals, detections).
 
-``python tools/gpu_ops.py --device cuda`` runs both on the device and on the CPU (RoIAlign forward
-and backward, NMS keep lists) and prints one JSON line: the largest differences, which build of
-mmcv ran them and whether the torchvision stand-in was active. Exit status 0 when they agree,
-3 when they run but differ, 2 when they fail (e.g. an mmcv built without CUDA ops).
+``python .dev_scripts/gpu/gpu_ops.py --device cuda`` runs both on the device and on the CPU
+(RoIAlign forward and backward, NMS keep lists) and prints one JSON line: the largest
+differences, which build of mmcv ran them and whether the torchvision stand-in was active. Exit
+status 0 when they agree, 3 when they run but differ, 2 when they fail (e.g. an mmcv built
+without CUDA ops).
 
 ``install_torchvision_fallback()`` routes these two ops to torchvision's kernels for CUDA tensors
 and leaves every other call to mmcv: for an mmcv built with CPU ops only, the fallback of
-``tools/gpu_check.sh`` when mmcv's CUDA build fails. It replaces the ``ext_module`` that
-``mmcv.ops.roi_align`` and ``mmcv.ops.nms`` call at run time, so names that other modules
-imported from mmcv keep working. torchvision's ``roi_align`` with ``aligned`` and its ``nms`` are
-the Detectron2 definitions that mmcv's kernels implement; the check above compares them.
+``gpu_check.sh`` when mmcv's CUDA build fails (installed by ``fallback/sitecustomize.py``). It
+replaces the ``ext_module`` that ``mmcv.ops.roi_align`` and ``mmcv.ops.nms`` call at run time, so
+names that other modules imported from mmcv keep working. torchvision's ``roi_align`` with
+``aligned`` and its ``nms`` are the Detectron2 definitions that mmcv's kernels implement; the
+check above compares them.
 """
 import argparse
 import importlib
@@ -27,6 +29,10 @@ import torch
 
 class _ExtProxy:
     """mmcv's extension module with some functions replaced."""
+
+    # A class attribute, not an isinstance check: the sitecustomize loads this file as a module
+    # of its own, so a process that runs this file as __main__ has a second _ExtProxy class.
+    is_torchvision_fallback = True
 
     def __init__(self, ext, **overrides):
         self._ext = ext
@@ -46,9 +52,9 @@ def _op_modules():
 def install_torchvision_fallback(devices=('cuda', ), kernels=None) -> None:
     """Route RoIAlign ('avg') and NMS (offset 0) on ``devices`` to ``kernels``: torchvision's
     operators (``roi_align``, ``_roi_align_backward``, ``nms``) unless given."""
-    roi_align_module, nms_module = _op_modules()
-    if isinstance(roi_align_module.ext_module, _ExtProxy):
+    if torchvision_fallback_active():
         return
+    roi_align_module, nms_module = _op_modules()
     if kernels is None:
         import torchvision  # noqa: F401  (registers torch.ops.torchvision)
         kernels = torch.ops.torchvision
@@ -90,7 +96,7 @@ def install_torchvision_fallback(devices=('cuda', ), kernels=None) -> None:
 
 
 def torchvision_fallback_active() -> bool:
-    return isinstance(_op_modules()[0].ext_module, _ExtProxy)
+    return getattr(_op_modules()[0].ext_module, 'is_torchvision_fallback', False) is True
 
 
 def mmcv_build_info() -> dict:

@@ -1,17 +1,13 @@
-"""tools/gpu_check_summary.py on the files a gpu_check.sh run leaves, laid out as mmengine does."""
-import importlib.util
+""".dev_scripts/gpu/gpu_check_summary.py on the files a gpu_check.sh run leaves, laid out as
+mmengine does."""
 import json
 
 import pytest
 
 
 @pytest.fixture(scope='module')
-def summary_tool(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'gpu_check_summary', repo_root / 'tools' / 'gpu_check_summary.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def summary_tool(gpu_script):
+    return gpu_script('gpu_check_summary')
 
 
 def _metrics(ap):

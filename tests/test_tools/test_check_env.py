@@ -1,12 +1,14 @@
-"""tools/check_env.py and tools/install.sh choose the MMDetection stack by MMDET_STACK (unset: the
-installed one), refuse an unknown one by name, and refuse to install one stack over the other
-(both ship mmcv, mmengine and mmdet)."""
+"""requirements/check_env.py and tools/install.sh choose the MMDetection stack by MMDET_STACK
+(unset: the installed one), refuse an unknown one by name, and refuse to install one stack over
+the other (both ship mmcv, mmengine and mmdet)."""
 import importlib.metadata as metadata
 import os
 import subprocess
 import sys
 
 import pytest
+
+pytestmark = pytest.mark.slow  # every test runs check_env.py or install.sh in a process
 
 # The distribution each stack installs the `mmdet` package from.
 MMDET_DISTRIBUTION = {'openmmlab': 'mmdet', 'onedl': 'onedl-mmdetection'}
@@ -32,7 +34,7 @@ def run(repo_root, args, stack):
 
 
 @pytest.mark.parametrize('command', [
-    [sys.executable, 'tools/check_env.py', '--verbose'],
+    [sys.executable, 'requirements/check_env.py', '--verbose'],
     ['bash', 'tools/install.sh'],
 ])
 def test_unknown_stack_is_refused_with_the_allowed_values(repo_root, command):
@@ -46,9 +48,9 @@ def test_unknown_stack_is_refused_with_the_allowed_values(repo_root, command):
 def test_the_installed_stack_has_no_conflict_and_the_other_one_has(repo_root):
     stack, version = installed_stack()
     other = next(name for name in MMDET_DISTRIBUTION if name != stack)
-    done = run(repo_root, [sys.executable, 'tools/check_env.py', '--conflicts'], stack)
+    done = run(repo_root, [sys.executable, 'requirements/check_env.py', '--conflicts'], stack)
     assert done.returncode == 0 and done.stdout == ''
-    done = run(repo_root, [sys.executable, 'tools/check_env.py', '--conflicts'], other)
+    done = run(repo_root, [sys.executable, 'requirements/check_env.py', '--conflicts'], other)
     assert done.returncode == 1
     assert f'{MMDET_DISTRIBUTION[stack]} {version} of the {stack!r} stack is installed' \
         in done.stdout
@@ -65,12 +67,12 @@ def test_install_refuses_to_mix_stacks(repo_root):
 
 @pytest.mark.parametrize('stack', list(MMDET_DISTRIBUTION))
 def test_print_stack_names_the_mmcv_to_build(repo_root, stack):
-    done = run(repo_root, [sys.executable, 'tools/check_env.py', '--print-stack'], stack)
+    done = run(repo_root, [sys.executable, 'requirements/check_env.py', '--print-stack'], stack)
     expected = {'openmmlab': 'mmcv==2.1.0', 'onedl': 'onedl-mmcv==2.3.6'}[stack]
     assert done.returncode == 0 and done.stdout.split() == [expected, stack]
 
 
 def test_unset_stack_is_the_installed_one(repo_root):
     stack, _ = installed_stack()
-    done = run(repo_root, [sys.executable, 'tools/check_env.py', '--print-stack'], None)
+    done = run(repo_root, [sys.executable, 'requirements/check_env.py', '--print-stack'], None)
     assert done.returncode == 0 and done.stdout.split()[1] == stack
