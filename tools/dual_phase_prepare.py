@@ -10,13 +10,16 @@ otherwise:
   dual_phase_memory.json       the exemplar memory (annotation ids), for the phase-II dataset
   dual_phase_phase2_init.pth   the phase-I weights with the phase-II classifier rows
                                re-initialised, for phase II's ``load_from``
+Both carry one run id (the checkpoint is written first, the memory last), which phase II
+compares, and the memory the digest of the phase-I checkpoint, which phase II compares with its
+teacher's.
 The memory is the same for any number of processes. Each process keeps the features of its
 images, and each category's then go to one process, which picks its exemplars: no process
 holds all of them.
 """
 import argparse
-import os
 import os.path as osp
+import uuid
 
 import torch
 from mmengine.config import DictAction
@@ -26,13 +29,14 @@ from mmengine.utils import ProgressBar
 
 from mmdet.registry import MODELS
 
+from mmdet_tde.apis.dual_phase_checks import check_phase1_checkpoint, file_sha256
 from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, feature_dataset,
                                               fresh_classifier_state, phase1_annotations,
                                               phase2_init_state, save_checkpoint_atomic,
                                               unwrapped_dataset_cfg)
 from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
 from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
-from mmdet_tde.fileio import write_json_atomic
+from mmdet_tde.fileio import check_not_input, check_output_path, write_json_atomic
 from mmdet_tde.utils import (load_checkpoint_file, load_tool_config, run_tool,
                              setup_cpu_distributed)
 
@@ -87,15 +91,27 @@ def main():
         else torch.device('cpu')
 
     dataset_cfg = train_dataset_cfg(cfg, args.split_file)
-    split = load_split(args.split_file or dataset_cfg['split_file'])
+    split_file = args.split_file or dataset_cfg['split_file']
+    ann_file = osp.join(dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
+    out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
+    memory_path, init_path = osp.join(out_dir, MEMORY_FILE), osp.join(out_dir, INIT_FILE)
+    for path in (init_path, memory_path):  # before the feature pass, not after it
+        check_output_path(path, 'output')
+        check_not_input(path, [args.checkpoint, args.config, split_file, ann_file], 'output')
+    split = load_split(split_file)
     checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu',
                                       unsafe=args.unsafe_load)
+    check_phase1_checkpoint(checkpoint, args.checkpoint, split, args.split_file is not None)
+    # Digest of the file read now, for phase II to compare with its teacher (rank 0 writes).
+    checkpoint_sha256 = file_sha256(args.checkpoint) if rank == 0 else None
     state_dict = checkpoint.get('state_dict', checkpoint)
     model = MODELS.build(cfg.model)
-    model.load_state_dict(state_dict, strict=True)
+    missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    if missing or unexpected:
+        raise ValueError(f'{args.checkpoint} does not fit {args.config}: missing keys '
+                         f'{missing[:5]}, unexpected keys {unexpected[:5]} (first five)')
     model.to(device).eval()
 
-    ann_file = osp.join(dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
     per_image = phase1_annotations(ann_file, split)
     dataset = feature_dataset(dataset_cfg.to_dict(), cfg.test_dataloader.dataset.pipeline)
     indices = range(rank, len(dataset), world_size)
@@ -106,21 +122,18 @@ def main():
     if memory is None:  # not rank 0
         return
 
-    out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
-    os.makedirs(out_dir, exist_ok=True)
-    memory['phase1_checkpoint'] = osp.basename(args.checkpoint)
-    write_json_atomic(memory, osp.join(out_dir, MEMORY_FILE))
-
+    run = dict(prepare_id=uuid.uuid4().hex, phase1_checkpoint=osp.basename(args.checkpoint),
+               phase1_checkpoint_sha256=checkpoint_sha256)
     fresh = fresh_classifier_state(cfg.model.to_dict())
-    init = dict(meta=dict(dual_phase=dict(split_digest=split['digest'],
-                                          phase1_checkpoint=osp.basename(args.checkpoint))),
+    init = dict(meta=dict(dual_phase=dict(split_digest=split['digest'], **run)),
                 state_dict=phase2_init_state(state_dict, fresh, phase2_labels(split)))
-    save_checkpoint_atomic(init, osp.join(out_dir, INIT_FILE))
+    # The memory last: a run killed in between leaves a checkpoint whose id no memory has.
+    save_checkpoint_atomic(init, init_path)
+    write_json_atomic(dict(memory, **run), memory_path)
     num_boxes = sum(memory['candidates'].values())
     picked = sum(len(v) for v in memory['exemplars'].values())
     print(f'\n[dual-phase prepare] {num_boxes} phase-I boxes, {picked} exemplars over '
-          f"{len(memory['exemplars'])} categories -> {osp.join(out_dir, MEMORY_FILE)}, "
-          f'{osp.join(out_dir, INIT_FILE)}', flush=True)
+          f"{len(memory['exemplars'])} categories -> {memory_path}, {init_path}", flush=True)
 
 
 if __name__ == '__main__':

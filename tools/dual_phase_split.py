@@ -7,12 +7,11 @@ Phase I = frequent + common categories, phase II = rare ones (default); ``--min-
 in phase II the categories in fewer than N training images (the paper's rule with N = 20).
 """
 import argparse
-import json
 import os
 import sys
 
 from mmdet_tde.datasets.dual_phase_split import make_split
-from mmdet_tde.fileio import write_json_atomic
+from mmdet_tde.fileio import check_not_input, check_output_path, read_json, write_json_atomic
 
 
 def parse_args():
@@ -26,19 +25,27 @@ def parse_args():
     return parser.parse_args()
 
 
+def split_of(path: str, min_images) -> dict:
+    """The split of the annotation file ``path``; its errors name the file."""
+    annotations = read_json(path, 'annotation file')
+    if not isinstance(annotations, dict) or not isinstance(annotations.get('categories'), list):
+        raise ValueError(f"annotation file {path} has no 'categories' list: not an LVIS "
+                         'annotation file')
+    try:
+        return make_split(annotations['categories'], min_images, os.path.basename(path))
+    except ValueError as error:
+        raise ValueError(f'{path}: {error}') from None
+
+
 def main():
     args = parse_args()
-    if not os.path.isfile(args.annotations):
-        sys.exit(f'annotation file not found: {args.annotations}')
-    with open(args.annotations) as f:
-        categories = json.load(f).get('categories')
-    if not isinstance(categories, list):
-        sys.exit(f"{args.annotations}: no 'categories' list: not an LVIS annotation file")
     try:
-        split = make_split(categories, args.min_images, os.path.basename(args.annotations))
-    except ValueError as error:
-        sys.exit(f'{args.annotations}: {error}')
-    write_json_atomic(split, args.out)
+        check_output_path(args.out, '--out')  # before reading, and never over the input
+        check_not_input(args.out, [args.annotations], '--out')
+        split = split_of(args.annotations, args.min_images)
+        write_json_atomic(split, args.out)
+    except (OSError, ValueError) as error:
+        sys.exit(f'error: {error}')
     print(f"[dual-phase split] {split['rule']}: phase I {len(split['phase1_category_ids'])} "
           f"categories, phase II {len(split['phase2_category_ids'])}, "
           f"lambda = sqrt(C1 / C2) = {split['loss_lambda']:.3f}, digest {split['digest']} "

@@ -21,10 +21,12 @@ from mmengine.runner import Runner
 
 from mmdet_tde.apis import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, run_alpha_sweep,
                             run_logit_adjustment_sweep, sweep_ap_change)
-from mmdet_tde.fileio import atomic_path, write_json_atomic
+from mmdet_tde.apis.alpha_sweep import check_distinct, value_label
+from mmdet_tde.fileio import atomic_path, check_output_path, write_json_atomic
 from mmdet_tde.utils import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
-                             check_logit_adjustment_args, checkpoint_loading, load_tool_config,
-                             run_tool, setup_cpu_distributed)
+                             check_head_directions, check_logit_adjustment_args,
+                             checkpoint_loading, load_tool_config, run_tool,
+                             setup_cpu_distributed)
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 DEFAULT_ALPHAS = [0, 0.5, 1, 1.5, 2, 2.5, 3]
@@ -46,6 +48,10 @@ def parse_args():
     parser.add_argument('--unsafe-load', action='store_true',
                         help='fully unpickle the checkpoint, which can run code stored in it: '
                         'only for files you trust')
+    parser.add_argument('--allow-missing-head-direction', action='store_true',
+                        help='with --logit-adjust-taus: sweep even if the checkpoint leaves a TDE '
+                        'classifier of the config without head direction (refused by default: a '
+                        'checkpoint of another config, e.g. a baseline one)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -55,8 +61,17 @@ def parse_args():
     if args.logit_adjust_taus is not None and args.alphas is not None:
         parser.error('--alphas and --logit-adjust-taus: one sweep per run (logit adjustment '
                      'replaces TDE, so their combinations are not one pass)')
+    if args.allow_missing_head_direction and args.logit_adjust_taus is None:
+        parser.error('--allow-missing-head-direction applies only with --logit-adjust-taus: the '
+                     'alpha sweep needs the head direction')
     if args.logit_adjust_taus is None and args.alphas is None:
         args.alphas = [float(a) for a in DEFAULT_ALPHAS]
+    for flag, values in (('--alphas', args.alphas), ('--logit-adjust-taus',
+                                                      args.logit_adjust_taus)):
+        try:
+            check_distinct(flag, values or [])
+        except ValueError as error:
+            parser.error(f'{error}: each is evaluated into its own folder')
     return args
 
 
@@ -72,8 +87,8 @@ def table(result: dict, iou_types, setting=TDE_ALPHA) -> str:
     header = [setting.name] + [f'{t} {c}' for t in iou_types for c in COLUMNS]
     rows = [' | '.join(header), ' | '.join('---' for _ in header)]
     for value, metrics in zip(result[f'{setting.name}s'], result['metrics']):
-        cells = [f'{value:g}'] + [f'{metric_value(metrics, t, c):.4f}' for t in iou_types
-                                  for c in COLUMNS]
+        cells = [value_label(value)] + [f'{metric_value(metrics, t, c):.4f}'
+                                        for t in iou_types for c in COLUMNS]
         rows.append(' | '.join(cells))
     return '\n'.join(f'| {row} |' for row in rows)
 
@@ -110,8 +125,13 @@ def main():
         apply_logit_adjustment_args(cfg, args, args.logit_adjust_taus[0])
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    for stem_ext in ('.json', '.png'):  # before the pass over the test set, not after it
+        check_output_path(osp.join(runner.work_dir, setting.stem + stem_ext), 'sweep output')
     with checkpoint_loading(unsafe=args.unsafe_load):
         runner.load_checkpoint(args.checkpoint, map_location='cpu')
+    # (the alpha sweep refuses such a checkpoint in any case: TDE needs the direction)
+    if setting is LOGIT_ADJUSTMENT_TAU and not args.allow_missing_head_direction:
+        check_head_directions(runner.model, args.checkpoint)
     if setting is TDE_ALPHA:
         result = run_alpha_sweep(runner, args.alphas)
     else:
@@ -130,7 +150,7 @@ def main():
     seconds = result['seconds']
     lines.append(f'one full test pass (the first {name}): {seconds["one_full_pass"]:.1f} s; '
                  f'each further {name}, relative to it: '
-                 + ', '.join(f'{v:g}: {r:.2f}x' for v, r in
+                 + ', '.join(f'{value_label(v)}: {r:.2f}x' for v, r in
                              zip(result[f'{name}s'][1:], result[f'extra_{name}_cost_ratio'])))
     logger.info('\n'.join(lines))
     result['ap_change'] = sweep_ap_change(runner.work_dir, result[f'{name}s'], setting=setting)

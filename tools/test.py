@@ -6,6 +6,7 @@ import os
 import os.path as osp
 
 from mmengine.config import DictAction
+from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -13,9 +14,11 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
+from mmdet_tde.fileio import check_not_input, check_output_path
 from mmdet_tde.utils import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
-                             check_logit_adjustment_args, checkpoint_loading, load_tool_config,
-                             run_tool, set_tde_inference, setup_cpu_distributed)
+                             check_head_directions, check_logit_adjustment_args,
+                             checkpoint_loading, load_tool_config, run_tool, set_tde_inference,
+                             setup_cpu_distributed)
 
 
 def parse_args():
@@ -40,6 +43,10 @@ def parse_args():
     parser.add_argument('--unsafe-load', action='store_true',
                         help='fully unpickle the checkpoint, which can run code stored in it: '
                         'only for files you trust')
+    parser.add_argument('--allow-missing-head-direction', action='store_true',
+                        help='test even if the checkpoint leaves a TDE classifier of the config '
+                        'without head direction (refused by default: a checkpoint of another '
+                        'config, e.g. a baseline one, whose classifier was never trained)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -56,6 +63,17 @@ def parse_args():
     return args
 
 
+class HeadDirectionCheck(Hook):
+    """:func:`check_head_directions` once the checkpoint is loaded, before the first image
+    (the runner loads it after its ``before_run`` hooks)."""
+
+    def __init__(self, checkpoint: str):
+        self.checkpoint = checkpoint
+
+    def before_test(self, runner) -> None:
+        check_head_directions(runner.model, self.checkpoint)
+
+
 def on_off(value):
     return None if value is None else value == 'on'
 
@@ -65,8 +83,11 @@ def main():
     setup_cache_size_limit_of_dynamo()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out must end with .pkl or .pickle, got {args.out}')
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl or .pickle, got {args.out}')
+        check_output_path(args.out, '--out')
+        check_not_input(args.out, [args.checkpoint, args.config], '--out')
 
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
@@ -82,6 +103,8 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    if not args.allow_missing_head_direction:
+        runner.register_hook(HeadDirectionCheck(args.checkpoint))
     with checkpoint_loading(unsafe=args.unsafe_load):
         runner.test()
 

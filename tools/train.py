@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
+from mmdet_tde.apis.dual_phase_checks import check_phase2_inputs
 from mmdet_tde.utils import checkpoint_loading, load_tool_config, run_tool, setup_cpu_distributed
 
 
@@ -25,8 +26,9 @@ def parse_args():
                         help='resume from this checkpoint, or from the latest one in the work '
                         'dir when no path is given')
     parser.add_argument('--unsafe-load', action='store_true',
-                        help='fully unpickle the checkpoints loaded (resume, load_from), which '
-                        'can run code stored in them: only for files you trust')
+                        help='fully unpickle the checkpoints loaded (resume, load_from, the '
+                        'dual-phase teacher), which can run code stored in them: only for files '
+                        'you trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (e.g. '
                         'train_cfg.max_epochs=1 or key="[a,b]" for lists)')
@@ -61,6 +63,7 @@ def main():
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {args.resume}')
         cfg.resume, cfg.load_from = True, args.resume
+    check_phase2_inputs(cfg, unsafe=args.unsafe_load)
 
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

@@ -171,6 +171,7 @@ class OnePassSweep:
         if not values:
             raise ValueError(f'{name}s must not be empty')
         self.values = [self._check_value(v) for v in values]
+        check_distinct(f'{name}s', self.values)
         self._check_model(model)
         self.model = model
         if len(evaluator_cfgs) != len(self.values):
@@ -297,8 +298,26 @@ class LogitAdjustmentSweep(OnePassSweep):
         return heads[-1].predict_adjusted(tau, **post)
 
 
+def value_label(value: float) -> str:
+    """``value`` as the sweep's folders and tables name it: ``%g`` (``1.5``, ``3``) where that
+    is exact, else the shortest repr that gives the float back: distinct values never share a
+    folder (``3.0000001`` and ``3.0000004`` both print ``3`` with ``%g``)."""
+    value = float(value) + 0.0  # -0.0 -> 0.0
+    short = f'{value:g}'
+    return short if float(short) == value else repr(value)
+
+
+def check_distinct(what: str, values: Sequence[float]) -> None:
+    """Refuse a value given twice (``what``: how the values are named, e.g. ``'--alphas'``): it
+    would be evaluated twice into the same folder."""
+    labels = [value_label(v) for v in values]
+    repeated = sorted({label for label in labels if labels.count(label) > 1}, key=float)
+    if repeated:
+        raise ValueError(f'{what} must be distinct, got {", ".join(repeated)} more than once')
+
+
 def _outfile_prefix(work_dir: str, value: float, setting: SweptSetting = TDE_ALPHA) -> str:
-    return f'{work_dir}/{setting.name}_{value:g}/lvis'
+    return f'{work_dir}/{setting.name}_{value_label(value)}/lvis'
 
 
 def _evaluator_cfg_for(cfg, value: float, work_dir: str, setting: SweptSetting = TDE_ALPHA):

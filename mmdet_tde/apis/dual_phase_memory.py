@@ -20,12 +20,12 @@ from torch import nn
 from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
+from mmdet_tde.datasets.dual_phase import MEMORY_VERSION
+from mmdet_tde.datasets.dual_phase_split import check_split_categories
 from mmdet_tde.evaluation.process_group import SingleProcess, least_loaded_owners
 from mmdet_tde.fileio import atomic_path
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
-
-MEMORY_VERSION = 1
 
 
 def valid_box(ann: dict, image: dict) -> bool:
@@ -45,6 +45,7 @@ def phase1_annotations(ann_file: str, split: dict) -> Dict[int, List[dict]]:
     """
     with open(ann_file) as f:
         dataset = json.load(f)
+    check_split_categories(split, dataset['categories'], ann_file)
     images = {image['id']: image for image in dataset['images']}
     phase1 = set(split['phase1_category_ids'])
     per_image: Dict[int, List[dict]] = {}

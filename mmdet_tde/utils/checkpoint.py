@@ -7,10 +7,11 @@ is loaded. Anything else would need full unpickling, which can run any code the 
 so it is refused unless the user passes ``--unsafe-load`` for a file they trust.
 """
 import contextlib
+import contextvars
 import os.path as osp
 import pickle
 import re
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -24,6 +25,10 @@ UNSAFE_FLAG = '--unsafe-load'
 _NUMERIC_DTYPE_CODES = '?bBhHiIlLqQefdgFDG'
 # The methods every HistoryBuffer registers as its statistics (HistoryBuffer.statistics).
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+# Whether the enclosing checkpoint_loading block was opened with the user's --unsafe-load.
+_UNSAFE_BLOCK = contextvars.ContextVar('unsafe_checkpoint_loading', default=False)
 
 
 class CheckpointError(RuntimeError):
@@ -91,8 +96,16 @@ def _offending_types(filename: str, message: str) -> str:
             return ', '.join(sorted(names))
     except Exception:  # legacy (non-zip) format or unreadable: fall back to torch's message
         pass
-    found = re.search(r'GLOBAL (\S+)', message) or re.search(r'(?:got|function) (.+)', message)
-    return found.group(1).strip() if found else 'an object of a type that is not allowed'
+    found = (re.search(r'GLOBAL (\S+)', message)
+             or re.search(r"but got <class '([^']+)'>", message)
+             or re.search(r'(?:but got|unrecognized function) (\S+)', message))
+    if found is None:
+        return 'an object of a type that is not allowed'
+    name = found.group(1).rstrip('.,')
+    if name.startswith('numpy.dtypes.') and name not in {
+            f'numpy.dtypes.{type(np.dtype(code)).__name__}' for code in _NUMERIC_DTYPE_CODES}:
+        name += ' (a numpy array of strings, bytes or Python objects; only numeric ones load)'
+    return name
 
 
 def _refusal(filename: str, message: str, remote: bool = False) -> UnsafeCheckpointError:
@@ -100,13 +113,20 @@ def _refusal(filename: str, message: str, remote: bool = False) -> UnsafeCheckpo
         f'rerun with {UNSAFE_FLAG}'
     return UnsafeCheckpointError(
         f'refused to load checkpoint {filename}: it holds {_offending_types(filename, message)}, '
-        'which is not among the types allowed in checkpoints (tensors, containers, numbers, numpy '
-        "scalars and arrays, mmengine's HistoryBuffer). Unpickling it could run code stored in "
-        f'the file. If you trust the file, {how} (full unpickling).')
+        'which is not among the types allowed in checkpoints (tensors, containers, numbers, '
+        "numeric numpy scalars and arrays, mmengine's HistoryBuffer). Unpickling it could run "
+        f'code stored in the file. If you trust the file, {how} (full unpickling).')
 
 
-def load_checkpoint_file(filename: str, map_location=None, unsafe: bool = False):
-    """``torch.load`` a local checkpoint: allowed types only unless ``unsafe``; errors name it."""
+def load_checkpoint_file(filename: str, map_location=None, unsafe: Optional[bool] = None):
+    """``torch.load`` a local checkpoint: allowed types only unless ``unsafe``; errors name it.
+
+    ``unsafe=None``: as the enclosing :func:`checkpoint_loading` block says (a tool's
+    ``--unsafe-load``; False outside any block), so that the files a model loads itself during
+    a run (the dual-phase teacher) follow the flag the refusal message tells users about.
+    """
+    if unsafe is None:
+        unsafe = _UNSAFE_BLOCK.get()
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint not found: {filename}')
@@ -176,9 +196,11 @@ def checkpoint_loading(unsafe: bool = False) -> Iterator[None]:
     CheckpointLoader.load_checkpoint = classmethod(load)
     if fork_loader is not None:
         mmengine_checkpoint._safe_torch_load = load_without_fallback
+    token = _UNSAFE_BLOCK.set(unsafe)
     try:
         yield
     finally:
+        _UNSAFE_BLOCK.reset(token)
         CheckpointLoader.load_checkpoint = original
         if fork_loader is not None:
             mmengine_checkpoint._safe_torch_load = fork_loader

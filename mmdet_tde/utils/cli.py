@@ -1,7 +1,10 @@
 """What the command-line tools in ``tools/`` share; the library itself does not use it."""
 import argparse
+import ctypes
 import datetime
 import os
+import signal
+import sys
 from typing import Callable, Optional
 
 import torch
@@ -12,6 +15,7 @@ from mmengine.logging import print_log
 from mmdet_tde.datasets.class_counts import COUNT_SOURCES
 from mmdet_tde.models.layers.options import check_number, check_option
 
+from .checkpoint import CheckpointError
 from .logit_adjustment_config import set_logit_adjustment, train_class_counts_cfg
 
 
@@ -41,6 +45,27 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
               'with the gloo backend', logger='current')
 
 
+# Errors that report a bad input (file, config, checkpoint, option) and say which: a tool prints
+# their message, not a traceback. Others (bugs) keep their traceback.
+INPUT_ERRORS = (ValueError, FileNotFoundError, CheckpointError)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def end_with_launcher() -> None:
+    """Under ``torch.distributed.run``, have Linux send this rank SIGTERM when the launcher dies.
+
+    A killed launcher (SIGKILL cannot be forwarded) would otherwise leave its ranks running,
+    orphaned, to finish and write their outputs. Nothing elsewhere (no launcher, not Linux).
+    """
+    if 'TORCHELASTIC_RUN_ID' not in os.environ or not sys.platform.startswith('linux'):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return
+    if os.getppid() == 1:  # the launcher died before the call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_tool(main: Callable[[], None]) -> None:
     """Run a tool's ``main``, then close the process group it started, even when it failed.
 
@@ -48,9 +73,13 @@ def run_tool(main: Callable[[], None]) -> None:
     its work (SIGABRT, "terminate called without an active exception": about one 2-process job
     in four here): gloo's threads still hold completed work whose tensors need the interpreter
     that is going away. Closed while Python is alive, the job exits with its real status.
+    An :data:`INPUT_ERRORS` error exits with status 1 and its type and message.
     """
+    end_with_launcher()
     try:
         main()
+    except INPUT_ERRORS as error:
+        sys.exit(f'error: {type(error).__name__}: {error}')
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

@@ -88,3 +88,17 @@ def set_tde_inference(cfg: Config, alpha: Optional[float] = None, use_tde: Optio
             head['cls_predictor_cfg'] = default_predictor_cfg()
         head['cls_predictor_cfg'].update(updates)
     return len(heads)
+
+
+def check_head_directions(model, checkpoint: str) -> None:
+    """Refuse to test a model whose TDE classifiers the checkpoint left without a head
+    direction: a checkpoint of another config (a baseline's leaves the classifier untrained
+    too, and mmengine only logs the missing keys) or one that never trained it."""
+    problems = [f'{name}: {module.head_direction_problem()}'
+                for name, module in model.named_modules()
+                if isinstance(module, CausalNormClassifier) and not module.has_head_direction]
+    if problems:
+        raise ValueError(f'checkpoint {checkpoint} has no head direction for {len(problems)} TDE '
+                         f'classifier(s) of the config ({problems[0]}): it is not a TDE checkpoint '
+                         'of this config. Test it with the config it was trained with, or pass '
+                         '--allow-missing-head-direction to test it anyway')

@@ -10,6 +10,7 @@ from mmdet.registry import DATASETS
 
 import mmdet_tde.apis.dual_phase_memory as dual_phase_memory
 from mmdet_tde.apis.dual_phase_memory import BoxFeatures, build_memory, phase1_annotations
+from mmdet_tde.datasets.dual_phase_split import make_split
 from mmdet_tde.evaluation.process_group import least_loaded_owners, run_in_processes
 from mmdet_tde.testing import make_lvis_annotations
 from helpers.reference import ref_select
@@ -111,7 +112,9 @@ def test_phase1_candidates_are_the_boxes_mmdet_trains_on(tmp_path):
             area=area, segmentation=[[0, 0, 1, 0, 1, 1]]))
     ann_file = tmp_path / 'train.json'
     ann_file.write_text(json.dumps(annotations))
-    per_image = phase1_annotations(str(ann_file), dict(phase1_category_ids=phase1))
+    split = make_split(annotations['categories'])
+    assert split['phase1_category_ids'] == sorted(phase1)
+    per_image = phase1_annotations(str(ann_file), split)
 
     # The reference: the phase-I boxes of mmdet's own LVIS dataset, per image.
     dataset = DATASETS.build(dict(type='LVISV1Dataset', ann_file=str(ann_file),

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from mmdet.registry import DATASETS, MODELS
 
 from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from mmdet_tde.datasets.dual_phase import MEMORY_VERSION
 from mmdet_tde.datasets.dual_phase_split import load_split, make_split, phase2_labels
 
 SMALL = MiniLVISOptions(seed=5, num_train=200, num_val=10)
@@ -116,10 +117,16 @@ def test_phase2_keeps_exemplar_and_rare_images(data, tmp_path):
     root, annotations, split_file = data
     split = load_split(split_file)
     phase1 = set(split['phase1_category_ids'])
-    exemplars = [a['id'] for a in annotations['annotations'] if a['category_id'] in phase1][::25]
+    by_class = {}
+    for ann in annotations['annotations'][::25]:
+        if ann['category_id'] in phase1:
+            by_class.setdefault(str(ann['category_id']), []).append(ann['id'])
+    exemplars = [i for ids in by_class.values() for i in ids]
     memory = tmp_path / 'memory.json'
-    memory.write_text(json.dumps(dict(split_digest=split['digest'],
-                                      exemplars={'0': exemplars})))
+    memory.write_text(json.dumps(dict(
+        version=MEMORY_VERSION, split_digest=split['digest'], prepare_id='run',
+        phase1_checkpoint_sha256='0' * 64, exemplars=by_class,
+        candidates={str(c): len(by_class.get(str(c), [])) for c in phase1})))
     ds = dataset(root, split_file, phase=2, memory_file=str(memory))
     by_id = {a['id']: a for a in annotations['annotations']}
     keep = {by_id[i]['image_id'] for i in exemplars} | {

@@ -83,6 +83,7 @@ def workflow(tmp_path_factory, repo_root):
 def test_memory_is_the_same_for_one_and_two_processes(workflow):
     one = json.loads((workflow['one'] / 'dual_phase_memory.json').read_text())
     two = json.loads((workflow['two'] / 'dual_phase_memory.json').read_text())
+    assert one.pop('prepare_id') != two.pop('prepare_id')  # one id per run
     assert one == two
     split = workflow['split']
     assert one['split_digest'] == split['digest']
@@ -104,6 +105,8 @@ def test_phase2_init_reinitialises_only_phase2_rows(workflow):
     phase1 = load_checkpoint_file(workflow['checkpoint'])['state_dict']
     init = load_checkpoint_file(str(workflow['two'] / 'dual_phase_phase2_init.pth'))
     assert init['meta']['dual_phase']['split_digest'] == workflow['split']['digest']
+    memory = json.loads((workflow['two'] / 'dual_phase_memory.json').read_text())
+    assert init['meta']['dual_phase']['prepare_id'] == memory['prepare_id']
     rows = phase2_labels(workflow['split'])
     keep = [r for r in range(19) if r not in rows]
     for key, value in init['state_dict'].items():

@@ -21,6 +21,11 @@ def _parse(repo_root, tool, argv, monkeypatch):
     ('test.py', ['--tde-alpha', 'x'], "could not convert string to float: 'x'"),
     ('sweep_alpha.py', ['--alphas', '0', 'nan'], 'alpha must be a finite number >= 0, got nan'),
     ('sweep_alpha.py', ['--alphas', 'inf'], 'alpha must be a finite number >= 0, got inf'),
+    # issue 31: a value given twice would be evaluated twice into one folder
+    ('sweep_alpha.py', ['--alphas', '1', '1', '1'],
+     '--alphas must be distinct, got 1 more than once'),
+    ('sweep_alpha.py', ['--alphas', '0', '1.5', '1.50', '-0', '2'],
+     '--alphas must be distinct, got 0, 1.5 more than once'),
 ])
 def test_bad_alpha_is_an_argparse_error(repo_root, tool, argv, message, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -52,6 +57,10 @@ def test_good_alphas_parse(repo_root, monkeypatch):
      'tau must be a finite number >= 0, got inf'),
     ('sweep_alpha.py', ['--logit-adjust-taus', '0', '1', '--alphas', '0', '1'],
      '--alphas and --logit-adjust-taus: one sweep per run'),
+    ('sweep_alpha.py', ['--logit-adjust-taus', '0.5', '1', '0.5'],
+     '--logit-adjust-taus must be distinct, got 0.5 more than once'),
+    ('sweep_alpha.py', ['--allow-missing-head-direction'],
+     '--allow-missing-head-direction applies only with --logit-adjust-taus'),
     ('sweep_alpha.py', ['--class-counts-source', 'annotations'],
      '--class-counts-source apply only with --logit-adjust-taus'),
 ])

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections import OrderedDict
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -260,3 +261,40 @@ def test_no_code_of_ours_switches_weights_only_off(repo_root):
                     text = open(os.path.join(root, name), encoding='utf-8').read()
                     assert ENV_SWITCH not in text, os.path.join(root, name)
                     assert 'add_safe_globals' not in text, os.path.join(root, name)
+
+
+@pytest.mark.parametrize('array, dtype', [(np.array(['a', 'b']), 'StrDType'),
+                                          (np.array([b'x']), 'BytesDType'),
+                                          (np.array([1, 'a'], dtype=object), 'ObjectDType')])
+def test_numpy_arrays_of_strings_or_objects_are_named(tmp_path, array, dtype):
+    """Issue 31: such arrays were refused with a garbled type name."""
+    path = save_with(tmp_path, 'strings.pth', array)
+    with pytest.raises(UnsafeCheckpointError) as err:
+        load_checkpoint_file(str(path))
+    assert (f'it holds numpy.dtypes.{dtype} (a numpy array of strings, bytes or Python objects; '
+            'only numeric ones load), which is not among' in str(err.value))
+    assert 'rerun with --unsafe-load' in str(err.value)
+
+
+def test_the_teacher_follows_the_tools_unsafe_load(tmp_path):
+    """Issue 31: the phase-II teacher, which the model loads itself at its first training step,
+    was refused even with ``--unsafe-load``, which the refusal told the user to pass."""
+    from mmdet_tde.models.detectors.dual_phase import DualPhaseTeacherMixin
+    source = nn.Linear(2, 1)
+    path = tmp_path / 'teacher.pth'
+    torch.save(dict(state_dict=source.state_dict(), meta=dict(note=TrustedNote('mine'))), path)
+
+    def ready(**unsafe):
+        model = SimpleNamespace(teacher=nn.Linear(2, 1), _teacher_loaded=False,
+                                teacher_checkpoint=str(path))
+        with checkpoint_loading(**unsafe):
+            return DualPhaseTeacherMixin._ready_teacher(model, torch.device('cpu'))
+
+    with pytest.raises(UnsafeCheckpointError, match='rerun with --unsafe-load'):
+        ready()
+    with pytest.raises(UnsafeCheckpointError):
+        ready(unsafe=False)
+    assert torch.equal(ready(unsafe=True).weight, source.weight)
+    # outside a block the safe default holds again
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint_file(str(path))
