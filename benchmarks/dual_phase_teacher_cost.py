@@ -78,8 +78,9 @@ def models(directory):
         plain_cfg.pop(key)
     plain_cfg.type = 'CascadeRCNN'
     plain_cfg.roi_head = dict(plain_cfg.roi_head, type='CascadeRoIHead')
-    for key in ('split_file', 'graph_loss_weight', 'graph_reduction', 'intra_loss_weight',
-                'margin', 'num_negatives'):
+    for key in ('split_file', 'graph_loss_weight', 'graph_reduction', 'graph_loss_form',
+                'graph_temperature', 'graph_normalize', 'intra_loss_weight', 'margin',
+                'num_negatives', 'intra_scores'):
         plain_cfg.roi_head.pop(key)
     plain = MODELS.build(plain_cfg)
     state = teacher.state_dict()

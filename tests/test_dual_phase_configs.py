@@ -13,6 +13,7 @@ from mmdet_tde.models.roi_heads import DualPhaseRoIHeadMixin
 from mmdet_tde.utils import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
+MINILVIS = sorted(glob.glob('configs/minilvis/dual_phase/cascade_*phase*.py'))
 
 
 def split_for(num_classes, path):
@@ -91,9 +92,10 @@ def test_phase2_loss_settings_are_the_roi_heads_defaults():
     """The phase-II configs write out the loss settings; their one home is the RoI head."""
     params = inspect.signature(DualPhaseRoIHeadMixin.__init__).parameters.values()
     defaults = {p.name: p.default for p in params if p.default is not p.empty}
-    assert set(defaults) == {'graph_loss_weight', 'graph_reduction', 'intra_loss_weight',
-                             'margin', 'num_negatives'}
-    for config in CONFIGS:
+    assert set(defaults) == {'graph_loss_weight', 'graph_reduction', 'graph_loss_form',
+                             'graph_temperature', 'graph_normalize', 'intra_loss_weight',
+                             'margin', 'num_negatives', 'intra_scores'}
+    for config in CONFIGS + MINILVIS:
         if 'phase2' in config:
             roi_head = Config.fromfile(config).model.roi_head
             assert {k: roi_head[k] for k in defaults} == defaults
@@ -125,3 +127,19 @@ def expected_model(config):
                          ids=lambda c: c.split('/')[-1][:-len('.py')])
 def test_lvis_configs_make_the_minilvis_configs_changes(config):
     assert Config.fromfile(config).model.to_dict() == expected_model(config)
+
+
+@pytest.mark.parametrize('config', [c for c in MINILVIS if 'tde_' not in c],
+                         ids=lambda c: c.split('/')[-1][:-len('.py')])
+def test_minilvis_configs_write_out_the_functions_changes(config):
+    """The mini-LVIS configs spell the changes out (as the LVIS ones do): the same model."""
+    cfg = Config.fromfile(config)
+    base = Config.fromfile('configs/minilvis/cascade_baseline_r18_minilvis.py')
+    split_file = base.data_root + 'dual_phase_split.json'
+    base.merge_from_dict(dict(model=phase1_model(base.model, split_file, 0.5)))
+    if 'phase2' in config:
+        base.merge_from_dict(dict(model=phase2_model(base.model, split_file,
+                                                     cfg.model.teacher_config,
+                                                     cfg.model.teacher_checkpoint)))
+        assert cfg.model.backbone.norm_eval is True
+    assert cfg.model.to_dict() == base.model.to_dict()

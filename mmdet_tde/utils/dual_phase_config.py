@@ -1,11 +1,10 @@
-"""The dual-phase changes to a Cascade Mask R-CNN config, as functions for the mini-LVIS configs.
+"""The dual-phase changes to a Cascade Mask R-CNN config, stated once as functions.
 
-Phase I and phase II change the same keys of whichever detector config they start from; the
-mini-LVIS configs call these functions after their ``_base_`` line, as they call
-:func:`.tde_config.tde_bbox_heads`. The LVIS configs (configs/lvis/dual_phase/) write the same
-changes out, and tests/test_dual_phase_configs.py checks that the two agree. The phase-II loss
-hyper-parameters are the RoI head's defaults, read from its signature (their one home) and written
-out, so that a resolved config records every value (docs/dual_phase.md explains each).
+Phase I and phase II change the same keys of whichever detector config they start from. The
+shipped configs (configs/lvis/dual_phase/, configs/minilvis/dual_phase/) write these changes out
+so that a reader sees the model; tests/test_dual_phase_configs.py checks that each of them
+resolves to what these functions make of its detector config. The phase-II loss
+hyper-parameters are the RoI head's defaults, read from its signature (their one home).
 """
 import inspect
 
@@ -31,11 +30,13 @@ def phase1_model(model, split_file: str, ignore_iof_thr: float) -> dict:
 
 def phase2_model(model, split_file: str, teacher_config: str, teacher_checkpoint: str) -> dict:
     """Phase II: all columns (the phase-II rows start from ``dual_phase_phase2_init.pth``), the
-    frozen phase-I model as teacher, the graph-matching and intra-class margin losses."""
+    frozen phase-I model as teacher, the student's batch norm on its running statistics as the
+    teacher's, the graph-matching and intra-class margin losses."""
     return dict(
         type='DualPhaseCascadeRCNN',
         teacher_config=teacher_config,
         teacher_checkpoint=teacher_checkpoint,
+        backbone=dict(norm_eval=True),
         roi_head=dict(
             type=DualPhaseCascadeRoIHead.__name__,
             split_file=split_file,
@@ -48,6 +49,7 @@ def phase2_model(model, split_file: str, teacher_config: str, teacher_checkpoint
 
 def _loss_defaults() -> dict:
     """``graph_loss_weight`` (None: lambda = sqrt(C1 / C2) from the split), ``graph_reduction``,
-    ``intra_loss_weight``, ``margin``, ``num_negatives``: the RoI head's defaults."""
+    ``graph_loss_form``, ``graph_temperature``, ``graph_normalize``, ``intra_loss_weight``,
+    ``margin``, ``num_negatives``, ``intra_scores``: the RoI head's defaults."""
     params = inspect.signature(DualPhaseRoIHeadMixin.__init__).parameters.values()
     return {p.name: p.default for p in params if p.default is not p.empty}

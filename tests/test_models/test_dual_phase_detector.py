@@ -1,6 +1,7 @@
 """Phase II of dual-phase training: the teacher stays out of the student, the losses are right."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -153,3 +154,224 @@ def test_missing_teacher_checkpoint_is_named(repo_root, phase_files, tmp_path):
     data = batch(model)
     with pytest.raises(FileNotFoundError, match='absent.pth'):
         model.loss(data['inputs'], data['data_samples'])
+
+
+# ------------------------------------------- same batch-norm statistics, graph variants, control
+
+def _np_cos(a, b):
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-300)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300)
+    return a @ b.T
+
+
+def np_graph(z_old, z_new, temperature=1.0, normalize=False):
+    """Eq. 6-8 in float64 NumPy, mean over the old nodes: a_ji = softmax_j cos / T."""
+    z_old, z_new = np.asarray(z_old, np.float64), np.asarray(z_new, np.float64)
+    logits = _np_cos(z_old, z_new) / temperature
+    a = np.exp(logits - logits.max(1, keepdims=True))
+    a /= a.sum(1, keepdims=True)
+    if normalize:
+        z_old = z_old / np.linalg.norm(z_old, axis=1, keepdims=True)
+        z_new = z_new / np.linalg.norm(z_new, axis=1, keepdims=True)
+    dist = np.sqrt(((z_old[:, None, :] - z_new[None, :, :]) ** 2).sum(-1))
+    return float((a * dist).sum(1).mean())
+
+
+def np_distill(z_old, z_new):
+    """Mean over boxes of 1 - cos(z_i, z_hat_i)."""
+    return float(np.mean(1 - np.diag(_np_cos(np.asarray(z_old, np.float64),
+                                             np.asarray(z_new, np.float64)))))
+
+
+@pytest.fixture(scope='module')
+def trained_bn_files(phase_files, tmp_path_factory):
+    """phase_files with a phase-I checkpoint whose batch-norm running statistics are not the
+    initial (0, 1), as after phase I."""
+    g = torch.Generator().manual_seed(5)
+    state = {k: v.clone() for k, v in phase_files['teacher_state'].items()}
+    for key, value in state.items():
+        if key.endswith('running_mean'):
+            value.copy_(0.3 * torch.randn(value.shape, generator=g))
+        elif key.endswith('running_var'):
+            value.copy_(0.5 + torch.rand(value.shape, generator=g))
+    checkpoint = str(tmp_path_factory.mktemp('trained_bn') / 'phase1.pth')
+    torch.save(dict(state_dict=state, meta=dict()), checkpoint)
+    return dict(phase_files, checkpoint=checkpoint, teacher_state=state)
+
+
+def compared_features(model, data, monkeypatch):
+    """(z_old, z_new) per stage, as the RoI head hands them to the graph loss."""
+    import mmdet_tde.models.roi_heads.dual_phase_roi_head as roi_head_module
+    seen = []
+    real = roi_head_module.graph_matching_loss
+
+    def record(z_old, z_new, *args):
+        seen.append((z_old.detach().clone(), z_new.detach().clone()))
+        return real(z_old, z_new, *args)
+
+    monkeypatch.setattr(roi_head_module, 'graph_matching_loss', record)
+    torch.manual_seed(1)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    monkeypatch.setattr(roi_head_module, 'graph_matching_loss', real)
+    return seen, losses
+
+
+def test_first_phase2_step_compares_equal_features(repo_root, trained_bn_files, monkeypatch):
+    """Student initialised from the teacher, the shipped config (norm_eval=True in phase II):
+    the features the graph loss compares are equal in every stage, and the normalised graph
+    term with a small temperature is at its floor (0 as the temperature goes to 0)."""
+    model = phase2_model(repo_root, trained_bn_files, graph_normalize=True,
+                         graph_temperature=1e-3, graph_loss_weight=1.0)
+    model.train()
+    assert model.backbone.norm_eval
+    data = batch(model)
+    seen, losses = compared_features(model, data, monkeypatch)
+    assert len(seen) == 3
+    weights = model.roi_head.stage_loss_weights
+    for stage, (z_old, z_new) in enumerate(seen):
+        assert z_old.shape[0] == 5 and torch.equal(z_old, z_new), stage
+        floor = np_graph(z_old.double().numpy(), z_old.double().numpy(), 1e-3, True)
+        assert float(losses[f's{stage}.loss_graph']) == pytest.approx(weights[stage] * floor,
+                                                                      rel=1e-3, abs=1e-7)
+        assert floor < 1e-3 * np_graph(z_old.double().numpy(), z_old.double().numpy(), 1.0, True)
+
+
+def test_batch_norm_in_train_mode_is_refused(repo_root, trained_bn_files, monkeypatch):
+    """The mismatch the check prevents: with the student's BN on batch statistics the same
+    weights give other features at the first phase-II step."""
+    cfg = Config.fromfile(str(repo_root / PHASE2))
+    cfg.model.backbone.norm_eval = False
+    cfg.model.update(teacher_config=trained_bn_files['config'],
+                     teacher_checkpoint=trained_bn_files['checkpoint'])
+    cfg.model.roi_head.split_file = trained_bn_files['split_file']
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(trained_bn_files['teacher_state'], strict=True)
+    model.train()
+    data = batch(model)
+    with pytest.raises(RuntimeError, match=r'backbone\.norm_eval=True'):
+        model.loss(data['inputs'], data['data_samples'])
+    monkeypatch.setattr(type(model), '_check_shared_norm_statistics', lambda self: None)
+    seen, _ = compared_features(model, data, monkeypatch)
+    assert not any(torch.allclose(z_old, z_new, atol=1e-3) for z_old, z_new in seen)
+
+
+@pytest.mark.parametrize('roi_head', [
+    dict(graph_loss_form='distill'),
+    dict(graph_temperature=0.1, graph_normalize=True),
+    dict(graph_temperature=0.05),
+])
+def test_graph_variants_and_control_per_stage_match_references(repo_root, phase_files, roi_head):
+    model = phase2_model(repo_root, phase_files, **roi_head)
+    model.train()
+    lam = math.sqrt(12 / 6)
+    data = batch(model)
+    with torch.no_grad():
+        for p in model.roi_head.bbox_head.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    torch.manual_seed(1)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    gt_rois = bbox2roi([s.gt_instances.bboxes for s in data['data_samples']])
+    with torch.no_grad():
+        x_new = model.extract_feat(data['inputs'])
+        x_old = model.teacher.extract_feat(data['inputs'])
+        for stage in range(3):
+            z_new = shared_fc_features(model, x_new, gt_rois, stage).double().numpy()
+            z_old = shared_fc_features(model.teacher, x_old, gt_rois, stage).double().numpy()
+            if roi_head.get('graph_loss_form') == 'distill':
+                ref = np_distill(z_old, z_new)
+            else:
+                ref = np_graph(z_old, z_new, roi_head['graph_temperature'],
+                               roi_head.get('graph_normalize', False))
+            expected = lam * model.roi_head.stage_loss_weights[stage] * ref
+            assert float(losses[f's{stage}.loss_graph']) == pytest.approx(expected, rel=1e-4)
+
+
+@pytest.mark.parametrize('roi_head,match', [
+    (dict(graph_loss_form='cosine'), r"graph_loss_form must be one of \('graph', 'distill'\)"),
+    (dict(graph_temperature=0.0), 'graph_temperature must be a finite real number > 0'),
+    (dict(graph_temperature='low'), 'graph_temperature must be a finite real number > 0'),
+    (dict(graph_normalize='yes'), 'graph_normalize must be True or False'),
+])
+def test_bad_graph_options_name_the_field(repo_root, phase_files, roi_head, match):
+    with pytest.raises(ValueError, match=match):
+        phase2_model(repo_root, phase_files, **roi_head)
+
+
+# ------------------------------------------------------------------ L_intra on the head's scores
+
+def np_head_scores(x, w, b=None, num_heads=None, gamma=None, norm='deconfound'):
+    """Linear: x w^T + b. Causal-norm: (1/K) sum_k w^k.x^k / N(x^k, w^k), Eq. 7 without tau."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    if num_heads is None:
+        return x @ w.T + np.asarray(b, np.float64)
+    d = x.shape[1] // num_heads
+    out = np.zeros((x.shape[0], w.shape[0]))
+    for k in range(num_heads):
+        xk, wk = x[:, k * d:(k + 1) * d], w[:, k * d:(k + 1) * d]
+        nx = np.linalg.norm(xk, axis=1)[:, None]
+        nw = np.linalg.norm(wk, axis=1)[None, :]
+        denom = {'deconfound': nx * (nw + gamma), 'cosine': nx * nw,
+                 'capsule': (nx + 1) * nw}[norm]
+        out += (xk @ wk.T) / denom
+    return out / num_heads
+
+
+@pytest.mark.parametrize('norm', ['deconfound', 'cosine'])
+def test_head_scores_of_a_causal_norm_classifier(norm):
+    from mmdet_tde.models.roi_heads.dual_phase_roi_head import head_class_scores
+    clf = MODELS.build(dict(type='CausalNormPredictor', in_features=8, out_features=6,
+                            num_heads=2, tau=16.0, gamma=1 / 32, norm=norm)).double()
+    x = torch.randn(7, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    scores = head_class_scores(x, clf, 5)
+    ref = np_head_scores(x.numpy(), clf.weight.detach().numpy()[:5], num_heads=2,
+                         gamma=1 / 32, norm=norm)
+    np.testing.assert_allclose(scores.detach().numpy(), ref, rtol=1e-12)
+    assert np.abs(ref).max() <= 1  # the scale the margin 0.5 is meant for
+
+
+def test_head_scores_of_a_linear_classifier_keep_the_bias():
+    from mmdet_tde.models.roi_heads.dual_phase_roi_head import head_class_scores
+    clf = torch.nn.Linear(8, 6).double()
+    torch.nn.init.normal_(clf.bias, std=1.0)
+    x = torch.randn(7, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    scores = head_class_scores(x, clf, 5)
+    ref = np_head_scores(x.numpy(), clf.weight.detach().numpy()[:5], clf.bias.detach().numpy()[:5])
+    np.testing.assert_allclose(scores.detach().numpy(), ref, rtol=1e-12)
+    with pytest.raises(TypeError, match="intra_scores='head' supports"):
+        head_class_scores(x, torch.nn.Identity(), 5)
+
+
+@pytest.mark.parametrize('intra_scores', ['head', 'cosine'])
+def test_intra_loss_ranks_the_configured_scores(repo_root, phase_files, monkeypatch, intra_scores):
+    """In the detector: 'head' gives L_intra the rows of the stage's own class logits (those of
+    its foreground RoIs, background column left out); 'cosine' the feature-row cosines."""
+    import mmdet_tde.models.roi_heads.dual_phase_roi_head as roi_head_module
+    model = phase2_model(repo_root, phase_files, intra_scores=intra_scores)
+    model.train()
+    data = batch(model)
+    fc_cls = model.roi_head.bbox_head[0].fc_cls
+    calls = []
+    handle = fc_cls.register_forward_hook(lambda m, args, out: calls.append((args[0], out)))
+    ranked = []
+    real = roi_head_module.intra_margin_loss
+    monkeypatch.setattr(roi_head_module, 'intra_margin_loss',
+                        lambda scores, *a: ranked.append(scores.detach()) or real(scores, *a))
+    torch.manual_seed(1)
+    model.loss(data['inputs'], data['data_samples'])
+    handle.remove()
+    features, logits = calls[0]  # stage 0's loss forward on its sampled RoIs
+    scores = ranked[0]
+    assert 0 < scores.shape[0] < logits.shape[0] and scores.shape[1] == fc_cls.out_features - 1
+    if intra_scores == 'head':
+        candidates = logits.detach()[:, :-1]
+    else:
+        candidates = F.normalize(features.detach(), dim=1) @ F.normalize(
+            fc_cls.weight.detach()[:-1], dim=1).t()
+    # every ranked row is the score row of one of the stage's RoIs
+    dist = torch.cdist(scores.double(), candidates.double())
+    assert float(dist.min(dim=1).values.max()) < 1e-5
+
+
+def test_bad_intra_scores_names_the_field(repo_root, phase_files):
+    with pytest.raises(ValueError, match=r"intra_scores must be one of \('head', 'cosine'\)"):
+        phase2_model(repo_root, phase_files, intra_scores='logits')

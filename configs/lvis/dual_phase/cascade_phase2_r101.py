@@ -20,15 +20,22 @@ model = dict(
     type='DualPhaseCascadeRCNN',
     teacher_config=f'configs/lvis/dual_phase/{phase1}.py',
     teacher_checkpoint=phase1_dir + 'epoch_20.pth',
+    # the student's batch norm uses the running statistics, as the teacher (eval mode) does
+    # (the base's value already; written out, as DualPhaseCascadeRCNN requires it)
+    backbone=dict(norm_eval=True),
     roi_head=dict(
         type='DualPhaseCascadeRoIHead',
         split_file=_base_.dual_phase_split,
         # DualPhaseRoIHeadMixin's defaults, written out (docs/dual_phase.md explains each)
         graph_loss_weight=None,  # None: lambda = sqrt(C1 / C2), read from the split
         graph_reduction='mean',
+        graph_loss_form='graph',  # 'distill': per-box 1 - cos, the control
+        graph_temperature=1.0,  # 1.0 and False: the paper's literal Eq. 6-7
+        graph_normalize=False,
         intra_loss_weight=1.0,
         margin=0.5,
         num_negatives=2,
+        intra_scores='head',  # the head's own scores ('cosine': cosines with the weight rows)
         # every column again; the phase-II rows start from the prepared initial weights
         bbox_head=[
             dict(head, cls_predictor_cfg=dict(type='Linear'))
@@ -39,3 +46,18 @@ train_dataloader = dict(
     dataset=dict(phase=2, memory_file=phase1_dir + 'dual_phase_memory.json'))
 
 load_from = phase1_dir + 'dual_phase_phase2_init.pth'
+
+# Phase II's own schedule, relative to its own length (it trains on the images holding an
+# exemplar or a rare object, about a tenth of phase I's): phase I's shape compressed to phase
+# II. Warm-up over the first warmup_fraction of phase II's iterations (phase I: 500 of its
+# ~125k), lr x 0.1 at lr_step_fractions of its epochs (whole epochs; phase I: 16 and 19 of 20).
+phase2_epochs = 20
+warmup_fraction = 0.004
+lr_step_fractions = [0.8, 0.95]
+train_cfg = dict(max_epochs=phase2_epochs, val_interval=phase2_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=True, begin=0,
+         end=warmup_fraction * phase2_epochs, convert_to_iter_based=True),
+    dict(type='MultiStepLR', by_epoch=True, begin=0, end=phase2_epochs, gamma=0.1,
+         milestones=[round(f * phase2_epochs) for f in lr_step_fractions])
+]

@@ -4,9 +4,12 @@
 _base_ = './cascade_phase2_r18_minilvis.py'
 from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
 
-phase1_dir = 'work_dirs/cascade_tde_phase1_r18_minilvis/'
+# mmengine reads a base before the config that inherits it: the paths
+# cascade_phase2_r18_minilvis.py builds from its phase1 are built again here from this one's.
+phase1 = 'cascade_tde_phase1_r18_minilvis'
+phase1_dir = f'work_dirs/{phase1}/'
 model = dict(
-    teacher_config='configs/minilvis/dual_phase/cascade_tde_phase1_r18_minilvis.py',
+    teacher_config=f'configs/minilvis/dual_phase/{phase1}.py',
     teacher_checkpoint=phase1_dir + 'epoch_4.pth',
     roi_head=dict(bbox_head=tde_bbox_heads(_base_.model.roi_head.bbox_head)))
 train_dataloader = dict(dataset=dict(memory_file=phase1_dir + 'dual_phase_memory.json'))

@@ -5,12 +5,18 @@ kept out of the student's modules (a plain attribute, not a submodule), so it is
 state dict, the checkpoints, the optimizer or DDP; it always stays in eval mode and never
 receives a gradient. Its only use is the graph-matching loss of the RoI head
 (:class:`~mmdet_tde.models.roi_heads.DualPhaseRoIHeadMixin`).
+
+Teacher and student must normalise with the same statistics: the teacher's batch-norm layers use
+their running statistics (eval mode), so the student's must too (``norm_eval=True`` in its
+backbone); otherwise identical weights give different features at the first phase-II step and
+the graph loss pulls at features that have not changed. :meth:`loss` refuses the mismatch.
 """
 import os
 
 import torch
 from mmengine.config import Config
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.models.detectors import CascadeRCNN, MaskRCNN
 from mmdet.registry import MODELS
@@ -66,8 +72,21 @@ class DualPhaseTeacherMixin:
             teacher.to(device)
         return teacher
 
+    def _check_shared_norm_statistics(self) -> None:
+        """Refuse student batch-norm layers that normalise with the batch's statistics."""
+        in_train_mode = [name for name, m in self.named_modules()
+                         if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+        if in_train_mode:
+            shown = ', '.join(in_train_mode[:3]) + (', ...' if len(in_train_mode) > 3 else '')
+            raise RuntimeError(
+                f'{type(self).__name__}: batch-norm layers of the student are in train mode '
+                f'({shown}) while the phase-I teacher normalises with its running statistics, '
+                'so the graph loss would compare differently normalised features; set '
+                'model.backbone.norm_eval=True (as the shipped phase-II configs do)')
+
     def loss(self, batch_inputs: Tensor, batch_data_samples) -> dict:
         teacher = self._ready_teacher(batch_inputs.device)
+        self._check_shared_norm_statistics()
         with torch.no_grad():
             teacher_x = teacher.extract_feat(batch_inputs)
         with self.roi_head.teacher_context(teacher.roi_head, teacher_x):

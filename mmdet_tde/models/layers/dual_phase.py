@@ -79,16 +79,43 @@ def select_exemplars(features: Tensor, num: int) -> Tensor:
     return torch.tensor(order, dtype=torch.long, device=features.device)
 
 
-def graph_matching_loss(z_old: Tensor, z_new: Tensor, reduction: str = 'mean') -> Tensor:
+def check_graph_options(temperature, normalize) -> None:
+    """Refuse a ``temperature`` that is not a finite real > 0, a ``normalize`` that is not bool."""
+    if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
+            or not 0 < temperature < float('inf')):
+        raise ValueError(f"temperature must be a finite real number > 0, got {temperature!r}")
+    if not isinstance(normalize, bool):
+        raise ValueError(f"normalize must be True or False, got {normalize!r}")
+
+
+def _check_pair(z_old, z_new):
+    if not isinstance(z_old, Tensor) or not isinstance(z_new, Tensor):
+        raise TypeError("z_old and z_new must be tensors")
+    if z_new.dim() != 2 or z_old.shape != z_new.shape:
+        raise ValueError(f"z_old and z_new must both be (N, D) of the same shape, got "
+                         f"{tuple(z_old.shape)} and {tuple(z_new.shape)}")
+
+
+def graph_matching_loss(z_old: Tensor, z_new: Tensor, reduction: str = 'mean',
+                        temperature: float = 1.0, normalize: bool = False) -> Tensor:
     """Memory-retentive graph-matching loss of Eq. 6-8, with cosine similarity as ``s``.
 
     From "Asynchronous Modeling: A Dual-Phase Perspective for Long-Tailed Recognition" (ICLR 2021
     submission, OpenReview u846Bqhry_). Row ``i`` of ``z_old`` is node ``z_i`` of G_old (the
     frozen phase-I model) and row ``j`` of ``z_new`` is node ``z_hat_j`` of G_new (the model being
     trained), both computed on the same N samples. For each old node
-    ``a_ji = softmax_j s(z_i, z_hat_j)`` (Eq. 6) and ``mu_i = sum_j a_ji ||z_i - z_hat_j||_2``
-    (Eq. 7, whose printed ``sum_i`` can only be ``sum_j``: ``a_ji`` is normalised over ``j``):
-    a soft distance from ``z_i`` to its nearest new nodes.
+    ``a_ji = softmax_j s(z_i, z_hat_j) / temperature`` (Eq. 6) and
+    ``mu_i = sum_j a_ji ||z_i - z_hat_j||_2`` (Eq. 7, whose printed ``sum_i`` can only be
+    ``sum_j``: ``a_ji`` is normalised over ``j``): a soft distance from ``z_i`` to its nearest
+    new nodes.
+
+    ``temperature=1, normalize=False`` is the paper's literal form. Its cosines in [-1, 1] give
+    nearly uniform weights, so ``mu_i`` is about the mean distance to all new nodes and is not 0
+    when ``z_new == z_old``. A small ``temperature`` peaks ``a_ji`` on the closest node (the
+    paper's wording: "the difference between z_i and its closest neighbor"), and
+    ``normalize=True`` measures ``||z_i/|z_i| - z_hat_j/|z_hat_j|||`` (in [0, 2], the scale of the
+    cosines, whatever the features' norms). At ``z_new == z_old`` the loss tends to 0 as the
+    temperature does (for features of distinct directions), with either distance.
 
     ``'sum'`` is Eq. 8 literally (``sum_i mu_i``); ``'mean'`` divides by N so the term does not
     grow with the batch. The old features are detached (the phase-I model is the fixed target);
@@ -99,25 +126,49 @@ def graph_matching_loss(z_old: Tensor, z_new: Tensor, reduction: str = 'mean') -
         z_old: (N, D) features of the phase-I model.
         z_new: (N, D) features of the phase-II model for the same samples.
         reduction: ``'mean'`` or ``'sum'``.
+        temperature: divides the cosines inside the softmax (> 0).
+        normalize: measure the distances between unit-length features.
     Returns:
         A scalar; 0 (still connected to ``z_new``) when N = 0.
     """
     _check_reduction(reduction)
-    if not isinstance(z_old, Tensor) or not isinstance(z_new, Tensor):
-        raise TypeError("z_old and z_new must be tensors")
-    if z_new.dim() != 2 or z_old.shape != z_new.shape:
-        raise ValueError(f"z_old and z_new must both be (N, D) of the same shape, got "
-                         f"{tuple(z_old.shape)} and {tuple(z_new.shape)}")
+    check_graph_options(temperature, normalize)
+    _check_pair(z_old, z_new)
     n = z_new.shape[0]
     if n == 0:
         return z_new.sum() * 0
     z_old = z_old.detach().to(z_new.dtype)
-    a = torch.softmax(_cosine(z_old, z_new), dim=1)  # row i: a_ji over j, Eq. 6
+    a = torch.softmax(_cosine(z_old, z_new) / temperature, dim=1)  # row i: a_ji over j, Eq. 6
+    if normalize:
+        z_old, z_new = F.normalize(z_old, dim=1), F.normalize(z_new, dim=1)
     # Exact pairwise differences (no ||a||^2 + ||b||^2 - 2ab cancellation); its backward gives 0,
     # not NaN, where z_i == z_hat_j, as at the start of phase II.
     dist = torch.cdist(z_old, z_new, p=2.0, compute_mode='donot_use_mm_for_euclid_dist')
     mu = (a * dist).sum(dim=1)  # Eq. 7
     loss = mu.sum()  # Eq. 8
+    return loss / n if reduction == 'mean' else loss
+
+
+def feature_distillation_loss(z_old: Tensor, z_new: Tensor, reduction: str = 'mean') -> Tensor:
+    """Plain per-sample distillation ``sum_i 1 - cos(z_i, z_hat_i)``: the control any graph form
+    of :func:`graph_matching_loss` must beat (it keeps each new feature's direction at its old
+    one, with no graph). Not in the paper. ``'mean'`` divides by N; 0 at ``z_new == z_old``.
+
+    Args:
+        z_old: (N, D) features of the phase-I model (detached).
+        z_new: (N, D) features of the phase-II model for the same samples.
+        reduction: ``'mean'`` or ``'sum'``.
+    Returns:
+        A scalar; 0 (still connected to ``z_new``) when N = 0.
+    """
+    _check_reduction(reduction)
+    _check_pair(z_old, z_new)
+    n = z_new.shape[0]
+    if n == 0:
+        return z_new.sum() * 0
+    z_old = z_old.detach().to(z_new.dtype)
+    per_sample = 1 - (F.normalize(z_old, dim=1) * F.normalize(z_new, dim=1)).sum(dim=1)
+    loss = per_sample.sum()
     return loss / n if reduction == 'mean' else loss
 
 

@@ -19,7 +19,12 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 
 from mmdet_tde.datasets.dual_phase_split import load_split
-from mmdet_tde.models.layers.dual_phase import graph_matching_loss, intra_margin_loss
+from mmdet_tde.models.layers.causal_norm import CausalNormClassifier
+from mmdet_tde.models.layers.dual_phase import (check_graph_options, feature_distillation_loss,
+                                                graph_matching_loss, intra_margin_loss)
+
+# 'graph': the paper's Eq. 6-8; 'distill': per-box 1 - cos(z_i, z_hat_i), the control (ours).
+GRAPH_LOSS_FORMS = ('graph', 'distill')
 
 
 @contextmanager
@@ -52,6 +57,30 @@ def class_cosine_scores(features: Tensor, classifier: nn.Module, num_classes: in
     return F.normalize(features, dim=1) @ F.normalize(weight, dim=1).t()
 
 
+def head_class_scores(features: Tensor, classifier: nn.Module, num_classes: int) -> Tensor:
+    """The foreground scores the head classifies with, on the scale ``margin`` is meant for.
+
+    A causal-norm classifier (the TDE heads): its Eq. 7 logits over ``tau``, a (per-head mean)
+    normalised cosine in about [-1, 1] as in the paper's cosine classifier. A linear one: its
+    logits ``w.x + b``, the scores mmdet's softmax ranks (the margin is then in logit units).
+    """
+    _check_head_classifier(classifier)
+    if isinstance(classifier, CausalNormClassifier):
+        return classifier.deconfounded_logits(features)[:, :num_classes] / classifier.tau
+    return classifier(features)[:, :num_classes]
+
+
+def _check_head_classifier(classifier: nn.Module) -> None:
+    if not isinstance(classifier, (CausalNormClassifier, nn.Linear)):
+        raise TypeError(f"intra_scores='head' supports nn.Linear and CausalNormClassifier box "
+                        f"classifiers, got {type(classifier).__name__}; use intra_scores='cosine'")
+
+
+# How L_intra scores a RoI: 'head', the scores the head uses; 'cosine', the cosine with each
+# class's weight row whatever the head (what this plugin did first; a linear head never uses it).
+INTRA_SCORES = {'head': head_class_scores, 'cosine': class_cosine_scores}
+
+
 class DualPhaseRoIHeadMixin:
     """Adds ``loss_graph`` and ``loss_intra`` to each box stage's losses in phase II.
 
@@ -62,20 +91,46 @@ class DualPhaseRoIHeadMixin:
         split_file: the dual-phase split; its lambda = sqrt(C1 / C2) weighs the graph loss.
         graph_loss_weight: overrides the split's lambda.
         graph_reduction: 'mean' over the boxes (default) or 'sum', Eq. 8 literally.
+        graph_loss_form: 'graph' (Eq. 6-8) or 'distill' (per-box 1 - cos(z_i, z_hat_i), the
+            control; ignores the temperature and normalize options).
+        graph_temperature, graph_normalize: :func:`graph_matching_loss`'s ``temperature`` and
+            ``normalize`` (1.0 and False: the paper's literal form).
         intra_loss_weight, margin, num_negatives: the intra-class margin loss.
+        intra_scores: what the margin loss ranks: 'head' (the head's own scores, see
+            :func:`head_class_scores`) or 'cosine' (feature-to-weight-row cosines).
     """
 
     def __init__(self, *args, split_file: str, graph_loss_weight: Optional[float] = None,
-                 graph_reduction: str = 'mean', intra_loss_weight: float = 1.0,
-                 margin: float = 0.5, num_negatives: int = 2, **kwargs):
+                 graph_reduction: str = 'mean', graph_loss_form: str = 'graph',
+                 graph_temperature: float = 1.0, graph_normalize: bool = False,
+                 intra_loss_weight: float = 1.0, margin: float = 0.5, num_negatives: int = 2,
+                 intra_scores: str = 'head', **kwargs):
+        if intra_scores not in INTRA_SCORES:
+            raise ValueError(f'intra_scores must be one of {tuple(INTRA_SCORES)}, got '
+                             f'{intra_scores!r}')
+        if graph_loss_form not in GRAPH_LOSS_FORMS:
+            raise ValueError(f'graph_loss_form must be one of {GRAPH_LOSS_FORMS}, got '
+                             f'{graph_loss_form!r}')
+        try:
+            check_graph_options(graph_temperature, graph_normalize)
+        except ValueError as err:  # name the RoI head's fields, not the function's
+            raise ValueError(f'graph_{err}') from None
         super().__init__(*args, **kwargs)
         split = load_split(split_file)
         self.graph_loss_weight = (split['loss_lambda'] if graph_loss_weight is None
                                   else float(graph_loss_weight))
         self.graph_reduction = graph_reduction
+        self.graph_loss_form = graph_loss_form
+        self.graph_temperature = graph_temperature
+        self.graph_normalize = graph_normalize
         self.intra_loss_weight = float(intra_loss_weight)
         self.margin = margin
         self.num_negatives = num_negatives
+        self.intra_scores = intra_scores
+        if intra_scores == 'head':  # refuse an unsupported classifier when the model is built
+            heads = self.bbox_head
+            for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+                _check_head_classifier(head.fc_cls)
         self._teacher: Optional[Tuple[nn.Module, Tuple[Tensor]]] = None
         self._gt_rois: Optional[Tensor] = None
 
@@ -102,8 +157,8 @@ class DualPhaseRoIHeadMixin:
         bbox_head = self.bbox_head if stage is None else self.bbox_head[stage]
         labels = bbox_results['bbox_targets'][0]
         foreground = (labels >= 0) & (labels < bbox_head.num_classes)
-        scores = class_cosine_scores(roi_features[foreground], bbox_head.fc_cls,
-                                     bbox_head.num_classes)
+        scores = INTRA_SCORES[self.intra_scores](roi_features[foreground], bbox_head.fc_cls,
+                                                 bbox_head.num_classes)
         losses = bbox_results['loss_bbox']
         losses['loss_intra'] = self.intra_loss_weight * intra_margin_loss(
             scores, labels[foreground], self.margin, self.num_negatives)
@@ -111,8 +166,12 @@ class DualPhaseRoIHeadMixin:
         z_new = box_classifier_features(self, stage, x, self._gt_rois)
         with torch.no_grad():
             z_old = box_classifier_features(teacher_roi_head, stage, teacher_x, self._gt_rois)
-        losses['loss_graph'] = self.graph_loss_weight * graph_matching_loss(
-            z_old, z_new, self.graph_reduction)
+        if self.graph_loss_form == 'distill':
+            retention = feature_distillation_loss(z_old, z_new, self.graph_reduction)
+        else:
+            retention = graph_matching_loss(z_old, z_new, self.graph_reduction,
+                                            self.graph_temperature, self.graph_normalize)
+        losses['loss_graph'] = self.graph_loss_weight * retention
         return bbox_results
 
 
