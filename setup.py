@@ -28,7 +28,8 @@ setup(
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmdet_tde', 'mmdet_tde.*']),
-    python_requires='>=3.8',
+    # hotcoco, the LVIS evaluation engine, has wheels (abi3) for CPython >= 3.10 only.
+    python_requires='>=3.10',
     # torch and mmcv are deliberately absent: tools/install.sh installs them so that an existing
     # CUDA torch is kept and mmcv's ops are compiled against it. The core (mmdet_tde.models.layers)
     # needs only torch; the mmdet integration needs one of the two stacks, which install the same

@@ -12,19 +12,40 @@ between N local processes (each evaluates a share of the categories; same number
 See docs/evaluation.md.
 """
 import argparse
+import os
 import os.path as osp
 import sys
+import tempfile
 import time
 
-from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,
+
+def _skip_package_inits(*names: str) -> None:
+    """Make ``names`` importable packages without running their ``__init__``.
+
+    ``mmdet_tde/__init__.py`` registers the models and ``FastLVISMetric`` in mmdet (torch,
+    mmdet and mmcv: seconds of imports); evaluating a JSON file needs none of them.
+    """
+    import importlib.util
+    import types
+    for name in names:
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = list(importlib.util.find_spec(name).submodule_search_locations)
+            sys.modules[name] = package
+
+
+if __name__ == '__main__':
+    _skip_package_inits('mmdet_tde', 'mmdet_tde.evaluation')
+
+from mmdet_tde.evaluation.detection_exchange import shard_by_image  # noqa: E402
+from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,  # noqa: E402
                                             count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations,
                                             load_results)
-from mmdet_tde.evaluation.detection_exchange import shard_by_image
-from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table, save_report,
-                                              summary_table)
-from mmdet_tde.evaluation.process_group import SingleProcess, run_in_processes
-from mmdet_tde.fileio import check_output_path, write_json_atomic
+from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table,  # noqa: E402
+                                              save_report, summary_table)
+from mmdet_tde.evaluation.process_group import SingleProcess  # noqa: E402
+from mmdet_tde.fileio import check_output_path, write_json_atomic  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,6 +65,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.nproc < 1:
         parser.error(f'--nproc must be >= 1, got {args.nproc}')
+    for option, value in (('--out', args.out), ('--report', args.report)):
+        if value is not None and not value.strip():
+            parser.error(f'{option} is empty; give a file name (or leave {option} out)')
     return args
 
 
@@ -58,6 +82,21 @@ def check_outputs(args) -> None:
         check_output_path(path, what)
         if osp.realpath(path) in inputs:
             raise ValueError(f'{what} {path} is an input file; writing it would destroy it')
+        _try_writing_beside(path, what)
+
+
+def _try_writing_beside(path: str, what: str) -> None:
+    """Create and remove a file in the nearest existing directory of ``path``: permission
+    bits do not tell a read-only or virtual file system (or, for root, anything)."""
+    directory = osp.dirname(osp.abspath(path))
+    while not osp.isdir(directory):
+        directory = osp.dirname(directory)
+    try:
+        fd, probe = tempfile.mkstemp(prefix='.eval_lvis_probe', dir=directory)
+    except OSError as e:
+        raise ValueError(f'{what} {path}: cannot write in {directory} ({e.strerror})') from None
+    os.close(fd)
+    os.remove(probe)
 
 
 def evaluate(group, gt, detections, args) -> list:
@@ -68,9 +107,7 @@ def evaluate(group, gt, detections, args) -> list:
     else:
         share, order = shard_by_image(detections, group.world_size, group.rank)
     evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
-    # Evaluation annotates its results in place, so each one gets copies.
-    return [run(gt, [dict(d) if isinstance(d, dict) else d for d in share], args.iou_type,
-                group=group, order=order) for run in evaluations]
+    return [run(gt, share, args.iou_type, group=group, order=order) for run in evaluations]
 
 
 def evaluate_shared(gt, detections, args) -> list:
@@ -79,6 +116,7 @@ def evaluate_shared(gt, detections, args) -> list:
     Forked, so the processes inherit the inputs instead of unpickling them (this tool has
     started no threads).
     """
+    from mmdet_tde.evaluation.process_group import run_in_processes  # torch: only here
     replies = run_in_processes(evaluate, args.nproc, gt, detections, args, start_method='fork')
     errors = [error for error, _ in replies if error is not None]
     if errors:

@@ -17,6 +17,12 @@ PIP=("$PYTHON" -m pip install --disable-pip-version-check)
 
 check() { (cd / && "$PYTHON" "$REPO/requirements/check_env.py" "$@"); }
 
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "[install] $PYTHON is $("$PYTHON" -V 2>&1); mmdet_tde needs Python >= 3.10" \
+        "(hotcoco, its LVIS evaluation engine, has wheels for 3.10+ only)" >&2
+    exit 2
+fi
+
 if ! "$PYTHON" -c "import packaging" 2>/dev/null; then
     "${PIP[@]}" packaging
 fi

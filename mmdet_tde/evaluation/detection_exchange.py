@@ -1,61 +1,52 @@
-"""Send each detection to the process that evaluates its category, as compact columns.
+"""Detections as columns, and sending each to the process that evaluates its category.
 
-Millions of detection dicts pickle slowly; their fields as numpy columns pickle as memory
-copies. Only the fields LVIS evaluation reads travel (image, category, score, box, mask).
+Evaluation reads detections as numpy columns (``image_id``, ``category_id``, ``score``,
+``bbox``, ``order``: each detection's position in the whole results list) plus a list of masks
+(``segmentation``); a column may be None (no boxes, no masks). Columns pickle as memory copies,
+where millions of detection dicts pickle slowly.
 """
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
-_NUMBER_FIELDS = ('image_id', 'category_id', 'score')
+
+def take(dets: dict, index) -> dict:
+    """The detections at ``index`` (integer positions or a boolean mask)."""
+    index = np.asarray(index)
+    if index.dtype == bool:
+        index = np.flatnonzero(index)
+    out = {}
+    for key, column in dets.items():
+        if column is None or isinstance(column, np.ndarray):
+            out[key] = None if column is None else column[index]
+        else:
+            out[key] = [column[i] for i in index.tolist()]
+    return out
 
 
-def exchange_by_owner(results: Sequence[dict], order: Optional[Sequence[int]],
-                      owners: Sequence[int], group) -> List[dict]:
-    """Send ``results[i]`` to process ``owners[i]``; return the detections received here.
+def concat(parts: List[dict]) -> dict:
+    out = {}
+    for key, column in parts[0].items():
+        if column is None:
+            out[key] = None
+        elif isinstance(column, np.ndarray):
+            out[key] = np.concatenate([part[key] for part in parts])
+        else:
+            out[key] = [value for part in parts for value in part[key]]
+    return out
 
-    ``order`` holds each detection's position in the whole results list; the received
-    detections come back sorted by it, so ties in score meet in the order one process sees.
-    """
-    if order is None:
-        raise ValueError('evaluation shared across processes needs each detection\'s position '
-                         'in the whole results list (order)')
-    order = np.asarray(order, dtype=np.int64)
+
+def exchange_by_owner(dets: dict, owners: Sequence[int], group) -> dict:
+    """Send detection ``i`` to process ``owners[i]``; return the detections received here,
+    sorted by ``order``, so that ties in score meet in the order one process sees."""
     owners = np.asarray(owners, dtype=np.int64)
-    if not len(order) == len(owners) == len(results):
-        raise ValueError(f'order ({len(order)}) and owners ({len(owners)}) need one entry per '
-                         f'detection ({len(results)})')
     # This process's own detections stay as they are; only the others travel.
-    parts = [None if rank == group.rank else _pack(
-        [results[i] for i in np.flatnonzero(owners == rank)], order[owners == rank])
-        for rank in range(group.world_size)]
+    parts = [None if rank == group.rank else take(dets, owners == rank)
+             for rank in range(group.world_size)]
     received = group.all_to_all(parts)
-    own = np.flatnonzero(owners == group.rank)
-    received[group.rank] = dict(order=order[own])
-    dets = [det for rank, part in enumerate(received) for det in (
-        [results[i] for i in own] if rank == group.rank else _unpack(part))]
-    keys = np.concatenate([part['order'] for part in received])
-    return [dets[i] for i in np.argsort(keys, kind='stable')]
-
-
-def _pack(dets: List[dict], order: np.ndarray) -> dict:
-    columns = dict(order=order)
-    for key in _NUMBER_FIELDS:
-        columns[key] = np.array([d[key] for d in dets])
-    if dets and 'bbox' in dets[0]:
-        columns['bbox'] = np.array([d['bbox'] for d in dets], dtype=np.float64).reshape(-1, 4)
-    if dets and all('segmentation' in d for d in dets):
-        columns['segmentation'] = [d['segmentation'] for d in dets]
-    return columns
-
-
-def _unpack(columns: dict) -> List[dict]:
-    fields = {key: columns[key].tolist() for key in _NUMBER_FIELDS}
-    if 'bbox' in columns:
-        fields['bbox'] = columns['bbox'].tolist()
-    if 'segmentation' in columns:
-        fields['segmentation'] = columns['segmentation']
-    return [dict(zip(fields, values)) for values in zip(*fields.values())]
+    received[group.rank] = take(dets, owners == group.rank)
+    merged = concat(received)
+    return take(merged, np.argsort(merged['order'], kind='stable'))
 
 
 def shard_by_image(results: Sequence[dict], world_size: int, rank: int):

@@ -1,18 +1,21 @@
-"""Value checks of LVIS annotations and results that name the bad entry and field.
+"""Every check of LVIS annotations and results, naming the bad entry and field.
 
-A new user's mistakes otherwise surface as a pybind11 cast error deep in faster-coco-eval, a
+A new user's mistakes otherwise surface as a cast error deep in the matching engines, a
 silently wrong AP (``True`` is category 1, ``1.0`` image 1) or a crash (an infinite polygon
 coordinate makes the rasteriser allocate without bound; RLE counts that do not add up to the
 mask make it read past its runs). The checks are cheap at LVIS scale (millions of detections):
 per-item work runs in C (``map``, ``set``, ``str.join``, numpy), and Python loops run only to
-find the first bad entry once a check has failed.
+find the first bad entry once a check has failed. :func:`check_results` returns the results as
+the columns evaluation reads, so that they are converted once.
 """
-from itertools import chain
+from itertools import chain, repeat
 from operator import eq, itemgetter
 from typing import Callable, List, Sequence
 
 import numpy as np
 
+IOU_TYPES = ('bbox', 'segm', 'boundary')
+FREQUENCIES = ('r', 'c', 'f')
 _MISSING = object()
 _INT_TYPES = (int, np.integer)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
@@ -30,10 +33,10 @@ _POLYGON_FORMAT = '[[x1, y1, x2, y2, x3, y3, ...], ...]'
 _BAD_CHARACTERS = 'it has characters other than 0-9:;<=>?@A-Z[\\]^_`a-o'
 
 
-def check_annotation_values(dataset) -> None:
+def check_lvis_annotations(dataset) -> None:
     """Raise ValueError naming the first entry and field of an LVIS annotation dict that
-    LVIS evaluation cannot use: wrong types, missing boxes or image sizes, ids that are
-    duplicated or unknown, masks that do not fit their image."""
+    LVIS evaluation cannot use: wrong types, missing boxes, areas or image sizes, ids that are
+    duplicated or unknown, no frequency group, masks that do not fit their image."""
     if not isinstance(dataset, dict):
         hint = ' (is it a results file?)' if isinstance(dataset, list) else ''
         raise ValueError("LVIS annotations must be a JSON object with 'images', 'annotations' "
@@ -46,6 +49,11 @@ def check_annotation_values(dataset) -> None:
     for what, items in (('categories', cats), ('images', imgs), ('annotations', anns)):
         _check_dicts(items, what)
     cat_ids = _unique_ids(cats, 'categories')
+    frequencies = [cat.get('frequency') for cat in cats]
+    if not set(frequencies) <= set(FREQUENCIES):
+        idx = next(i for i, f in enumerate(frequencies) if f not in FREQUENCIES)
+        raise ValueError(f"{_entry(cats, 'categories', idx)}: field 'frequency' is "
+                         f"{frequencies[idx]!r}; allowed: {', '.join(map(repr, FREQUENCIES))}")
     img_ids = _unique_ids(imgs, 'images')
     heights = _values(imgs, 'images', 'height', _INT_TYPES, 'an integer > 0')
     widths = _values(imgs, 'images', 'width', _INT_TYPES, 'an integer > 0')
@@ -67,6 +75,11 @@ def check_annotation_values(dataset) -> None:
                                 ('category_id', known_cats, 'a category id of the annotations')):
         values = _values(anns, 'annotations', key, _INT_TYPES, f'an integer, {allowed}')
         _known(anns, 'annotations', key, values, known, allowed)
+    areas = [ann.get('area') for ann in anns]
+    if not _types_ok(areas, _NUMBER_TYPES):
+        idx = next(i for i, a in enumerate(areas) if not _is_type(a, _NUMBER_TYPES))
+        raise ValueError(f"{_entry(anns, 'annotations', idx)}: field 'area' is {areas[idx]!r}; "
+                         'allowed: a number (LVIS evaluation selects ground truth by area)')
     boxes = _values(anns, 'annotations', 'bbox', (list, tuple), '[x, y, width, height]')
     _check_boxes(boxes, anns, 'annotations')
     with_segm = [i for i, ann in enumerate(anns) if 'segmentation' in ann]
@@ -78,41 +91,61 @@ def check_annotation_values(dataset) -> None:
             lambda k: _entry(anns, 'annotations', with_segm[k]), min_polygon=4)
 
 
-def check_result_values(results: Sequence[dict], gt, iou_type: str) -> None:
-    """Raise ValueError naming the first detection and field with a value LVIS evaluation
-    would misread: numbers given as strings or booleans, ids that are not integers, masks
-    that do not fit their image. Runs after ``check_results``' checks of fields and ids."""
-    if len(results) == 0:
-        return
-    # ``check_results`` made sure every detection has these fields.
-    for key, types, allowed in (('image_id', _INT_TYPES, 'an integer image id'),
-                                ('category_id', _INT_TYPES, 'an integer category id'),
-                                ('score', _NUMBER_TYPES, 'a number')):
-        if not _types_ok(map(itemgetter(key), results), types):
-            _values(results, 'results', key, types, allowed)
-    if 'bbox' in results[0]:
-        _check_boxes(list(map(itemgetter('bbox'), results)), results, 'results',
-                     types_only=True)
-    if iou_type != 'bbox':
+def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
+    """Raise ValueError naming the first detection and field that LVIS evaluation cannot use
+    or would misread; return the detections as columns: ``image_id``, ``category_id`` (int64),
+    ``score`` (float64), ``bbox`` ((N, 4) float64, or None for masks without boxes) and
+    ``segmentation`` (a list, or None for boxes). ``gt`` gives ``imgs`` and ``cats`` by id."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+    if not isinstance(results, (list, tuple)):
+        raise ValueError(f'results must be a list of detections, got {type(results).__name__}')
+    if not set(map(type, results)) <= {dict}:
+        idx = next(i for i, r in enumerate(results) if not isinstance(r, dict))
+        raise ValueError(f'results[{idx}] must be a dict, got {type(results[idx]).__name__}')
+    # Mask results may carry boxes; then both LVIS and COCO APIs take areas from them.
+    has_boxes = iou_type == 'bbox' or bool(results) and 'bbox' in results[0]
+    masks = iou_type != 'bbox'
+    for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
+            'bbox', ) * has_boxes:
+        if not all(map(dict.__contains__, results, repeat(key))):
+            missing = [i for i, r in enumerate(results) if key not in r]
+            raise ValueError(f"results[{missing[0]}] has no '{key}' field "
+                             f'({len(missing)} detections lack it)')
+    if not has_boxes and any(map(dict.__contains__, results, repeat('bbox'))):
+        idx = next(i for i, r in enumerate(results) if 'bbox' in r)
+        raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
+                         'boxes to all segmentation results or to none')
+    columns = {}
+    for key, known, allowed, typed in (
+            ('image_id', gt.imgs, 'an image id of the annotations', 'an integer image id'),
+            ('category_id', gt.cats, 'a category id of the annotations',
+             'an integer category id')):
+        values = list(map(itemgetter(key), results))
+        _known(results, 'results', key, values, known.keys(), allowed)
+        _values(results, 'results', key, _INT_TYPES, typed, values)
+        columns[key] = np.fromiter(values, np.int64, count=len(values))
+    scores = _values(results, 'results', 'score', _NUMBER_TYPES, 'a number',
+                     list(map(itemgetter('score'), results)))
+    columns['score'] = np.fromiter(scores, np.float64, count=len(scores))
+    _first(results, 'results', 'score', ~np.isfinite(columns['score']),
+           'allowed: a finite number')
+    columns['bbox'] = None
+    if has_boxes:
+        columns['bbox'] = _check_boxes(list(map(itemgetter('bbox'), results)), results,
+                                       'results')
+    columns['segmentation'] = None
+    if masks:
+        segms = list(map(itemgetter('segmentation'), results))
         sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
-        _check_segmentations(list(map(itemgetter('segmentation'), results)),
-                             list(map(itemgetter('image_id'), results)), sizes,
+        _check_segmentations(segms, list(map(itemgetter('image_id'), results)), sizes,
                              lambda k: f'results[{k}]', min_polygon=6)
-
-
-def compress_rle(segm):
-    """An uncompressed RLE (list counts) as compressed RLE; anything else unchanged.
-
-    For masks without a box, whose area and box are computed from the RLE by functions that
-    read compressed counts only.
-    """
-    if isinstance(segm, dict) and isinstance(segm.get('counts'), list):
-        from faster_coco_eval.core import mask as mask_utils
-        rle = mask_utils.frPyObjects(segm, *segm['size'])
-        counts = rle['counts']
-        return dict(size=list(segm['size']),
-                    counts=counts.decode() if isinstance(counts, bytes) else counts)
-    return segm
+        if not has_boxes and not set(map(type, segms)) <= {dict}:
+            idx = next(i for i, s in enumerate(segms) if not isinstance(s, dict))
+            raise ValueError(f"results[{idx}]: polygon 'segmentation' needs a 'bbox' field "
+                             'too (the LVIS API takes the area of such results from the box)')
+        columns['segmentation'] = segms
+    return columns
 
 
 def _entry(items, what: str, idx: int) -> str:
@@ -153,9 +186,11 @@ def _check_dicts(items, what: str) -> None:
                          f'{type(items[idx]).__name__}')
 
 
-def _values(items, what: str, key: str, types, allowed: str) -> list:
-    """``items[i][key]`` for every i, each an instance of ``types`` (never a boolean)."""
-    values = [item.get(key, _MISSING) for item in items]
+def _values(items, what: str, key: str, types, allowed: str, values=None) -> list:
+    """``items[i][key]`` (or ``values``, already read) for every i, each an instance of
+    ``types`` (never a boolean)."""
+    if values is None:
+        values = [item.get(key, _MISSING) for item in items]
     if not _types_ok(values, types):
         _first(items, what, key, [not _is_type(v, types) for v in values],
                f'allowed: {allowed}')
@@ -190,9 +225,9 @@ def _known(items, what, key, values, known: set, allowed: str, nested=False) -> 
                              f'{allowed} ({len(known)} known)')
 
 
-def _check_boxes(boxes, items, what: str, types_only: bool = False) -> None:
-    """Boxes as 4 numbers (never strings or booleans); unless ``types_only``, also finite with
-    width and height >= 0 (``check_results`` checks those of results itself)."""
+def _check_boxes(boxes, items, what: str) -> np.ndarray:
+    """Boxes as 4 finite numbers (never strings or booleans) with width and height >= 0;
+    returns them as an (N, 4) array."""
     allowed = 'allowed: [x, y, width, height], 4 numbers'
     try:
         ok = set(map(type, boxes)) <= {list, tuple} and _types_ok(
@@ -203,13 +238,16 @@ def _check_boxes(boxes, items, what: str, types_only: bool = False) -> None:
         _first(items, what, 'bbox', [
             not (isinstance(b, (list, tuple)) and all(_is_type(v, _NUMBER_TYPES) for v in b))
             for b in boxes], allowed)
-    if types_only:
-        return
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
     _first(items, what, 'bbox', lengths != 4, allowed)
     arr = np.array(boxes, dtype=np.float64).reshape(-1, 4)
-    _first(items, what, 'bbox', ~np.isfinite(arr).all(axis=1), 'allowed: finite numbers')
-    _first(items, what, 'bbox', (arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')
+    for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
+                        ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
+        bad = np.flatnonzero(bad)
+        if bad.size:
+            raise ValueError(f"{_entry(items, what, int(bad[0]))}: field 'bbox' is "
+                             f'{arr[bad[0]].tolist()}; {reason} ({bad.size} entries affected)')
+    return arr
 
 
 def _check_segmentations(segms: list, img_ids: list, sizes: dict, entry: Callable[[int], str],

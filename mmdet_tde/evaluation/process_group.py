@@ -6,7 +6,8 @@ one: an all-to-all of Python objects, which torch.distributed offers only for te
 travel pickled in byte tensors over a gloo group (CPU memory, whatever backend the job uses).
 :class:`SingleProcess` is the same interface for one process, so evaluation has one code path.
 :func:`run_in_processes` starts such a group of local processes (``tools/eval_lvis.py --nproc``,
-the tests, the speed benchmark).
+the tests, the speed benchmark). torch is imported where a group needs it: one process
+evaluates without it.
 """
 import multiprocessing
 import os
@@ -16,8 +17,6 @@ import tempfile
 from typing import Any, List, Optional
 
 import numpy as np
-import torch
-import torch.distributed as dist
 
 
 class SingleProcess:
@@ -42,6 +41,7 @@ class TorchProcessGroup:
     _gloo_groups = {}
 
     def __init__(self):
+        import torch.distributed as dist
         if not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError('TorchProcessGroup needs an initialised torch.distributed job')
         self.rank = dist.get_rank()
@@ -55,6 +55,7 @@ class TorchProcessGroup:
         Every process must create it at the same point, which holds because every process
         evaluates.
         """
+        import torch.distributed as dist
         if dist.get_backend() == 'gloo':
             return None
         default = dist.distributed_c10d._get_default_group()
@@ -70,6 +71,8 @@ class TorchProcessGroup:
         if len(parts) != self.world_size:
             raise ValueError(f'all_to_all needs one part per process ({self.world_size}), '
                              f'got {len(parts)}')
+        import torch
+        import torch.distributed as dist
         payloads = [_to_bytes(part) for part in parts]
         sizes = [torch.tensor([p.numel()], dtype=torch.int64) for p in payloads]
         recv_sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(self.world_size)]
@@ -104,12 +107,13 @@ def least_loaded_owners(costs, world_size: int) -> np.ndarray:
     return owner
 
 
-def _to_bytes(obj: Any) -> torch.Tensor:
+def _to_bytes(obj: Any):
+    import torch
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
 
 
-def _from_bytes(tensor: torch.Tensor) -> Any:
+def _from_bytes(tensor) -> Any:
     # Only tensors this job's own processes pickled above are ever unpickled here.
     return pickle.loads(tensor.numpy().tobytes())
 
@@ -148,6 +152,7 @@ def run_in_processes(fn, nproc: int, *args, start_method: str = 'spawn') -> list
 
 
 def _run_as_rank(rank, nproc, store, fn, args, outbox):
+    import torch.distributed as dist
     if nproc > 1:
         dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
                                 world_size=nproc)

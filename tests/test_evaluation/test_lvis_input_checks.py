@@ -13,9 +13,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 
-from mmdet_tde.evaluation.fast_lvis import (check_lvis_annotations, evaluate_lvis,
-                                            load_lvis_annotations)
-from mmdet_tde.evaluation.lvis_input_checks import _compressed_sums
+from mmdet_tde.evaluation.fast_lvis import evaluate_lvis, load_lvis_annotations
+from mmdet_tde.evaluation.lvis_input_checks import _compressed_sums, check_lvis_annotations
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 from mmdet_tde.fileio import check_output_path, write_json_atomic
 

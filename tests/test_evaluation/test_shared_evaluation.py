@@ -67,8 +67,8 @@ def _owners(group, gt_dict, dets):
     from mmdet_tde.evaluation import fast_lvis
     gt = load_lvis_annotations(gt_dict)
     share, _ = shard_by_image(dets, group.world_size, group.rank)
-    cat_index = {c: i for i, c in enumerate(sorted(gt.cats))}
-    return fast_lvis._category_owners(share, cat_index, gt, group).tolist()
+    columns = fast_lvis.check_results(share, gt, 'bbox')
+    return fast_lvis._category_owners(columns, gt, group).tolist()  # by sorted category id
 
 
 def test_categories_split_over_processes_by_work(gt_dict):

@@ -23,7 +23,7 @@ class FastLVISMetric(LVISMetric):
     A drop-in for mmdet's ``LVISMetric`` (same arguments, same ``lvis/bbox_AP``-style keys plus
     ``lvis/{bbox,segm}_AR@300``) for ``metric`` ``'bbox'`` and ``'segm'``, plus Boundary AP
     (``'boundary'``) and, with ``ap_fixed``, Fixed AP (see :mod:`.fast_lvis`). Matching runs in
-    faster-coco-eval's C++ code with LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`);
+    hotcoco's Rust code with LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`);
     predictions are evaluated in memory instead of through a temporary JSON file. Values are
     not rounded. Class names and order (``dataset_meta['classes']``) must be the annotation
     file's categories, or the metric refuses the dataset.
@@ -77,7 +77,7 @@ class FastLVISMetric(LVISMetric):
                 'FastLVISMetric needs ann_file: LVIS evaluation uses the neg_category_ids, '
                 'not_exhaustive_category_ids and category frequencies of the annotation file')
         metrics = metric if isinstance(metric, list) else [metric]
-        # The parent loads annotations with the LVIS API; here faster-coco-eval loads them.
+        # The parent loads annotations with the LVIS API; here load_lvis_annotations does.
         # It knows no 'boundary', which needs the same mask results as 'segm'.
         super().__init__(
             ann_file=None, metric=[m if m != 'boundary' else 'segm' for m in metrics],
@@ -209,10 +209,8 @@ class FastLVISMetric(LVISMetric):
                                 f'than {MAX_DETS_PER_CATEGORY} detections (see '
                                 'docs/evaluation.md)')
             for evaluate in evaluations:
-                # Evaluation annotates its results in place: all but the last get copies.
-                dets = lvis_results if evaluate is evaluations[-1] else [
-                    dict(r) for r in lvis_results]
-                lvis_eval = evaluate(self._lvis_api, dets, metric, group=group, order=order)
+                lvis_eval = evaluate(self._lvis_api, lvis_results, metric, group=group,
+                                     order=order)
                 if not main:
                     continue
                 self._log_and_save(lvis_eval, metric, report_prefix, logger, eval_results)
