@@ -16,6 +16,7 @@ from mmdet_tde.datasets.class_counts import COUNT_SOURCES
 from mmdet_tde.models.layers.options import check_number, check_option
 
 from .checkpoint import CheckpointError
+from .lvis_annotation_check import check_lvis_annotation_versions
 from .logit_adjustment_config import set_logit_adjustment, train_class_counts_cfg
 
 
@@ -87,7 +88,8 @@ def run_tool(main: Callable[[], None]) -> None:
 
 def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict] = None,
                      work_dir: Optional[str] = None) -> Config:
-    """Load a config as mmdet's tools do: ``--cfg-options`` merged, work dir CLI > file > name."""
+    """Load a config as mmdet's tools do: ``--cfg-options`` merged, work dir CLI > file > name;
+    an LVIS annotation file of the wrong version for its dataset type is refused here."""
     if not os.path.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
     cfg = Config.fromfile(config)
@@ -98,6 +100,7 @@ def load_tool_config(config: str, launcher: str, cfg_options: Optional[dict] = N
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = os.path.join('./work_dirs', os.path.splitext(os.path.basename(config))[0])
+    check_lvis_annotation_versions(cfg)
     return cfg
 
 
