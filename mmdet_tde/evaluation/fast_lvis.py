@@ -30,10 +30,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .detection_exchange import exchange_by_owner, take
+from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
 from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_results
 from .lvis_matching import match
+from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
 from .process_group import SingleProcess, least_loaded_owners
 
 __all__ = [
@@ -59,12 +60,14 @@ class LVISEvalResult:
 
     ``protocol`` is 'standard' (keys ``METRIC_NAMES``) or 'fixed' (``FIXED_METRIC_NAMES``, in
     the summary and in every per-category and per-frequency row), so the two never mix.
+    ``errors``: TIDE's error types per frequency group (:mod:`.lvis_tide`), when asked for.
     """
     iou_type: str
     summary: Dict[str, float]
     per_category: List[dict] = field(default_factory=list)
     per_frequency: List[dict] = field(default_factory=list)
     protocol: str = 'standard'
+    errors: Optional[dict] = None
 
     @property
     def metric_names(self) -> tuple:
@@ -130,12 +133,14 @@ def evaluate_lvis(gt: LVISGroundTruth,
                   iou_type: str,
                   max_dets: int = MAX_DETS_PER_IMAGE,
                   group=None,
-                  order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
+                  order: Optional[Sequence[int]] = None,
+                  tide: bool = False) -> Optional[LVISEvalResult]:
     """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
 
     ``gt`` is what :func:`load_lvis_annotations` returns. ``results`` are LVIS/COCO-format
     detection dicts (left unchanged). ``iou_type`` 'boundary' is Boundary AP (see the module
-    docstring).
+    docstring). ``tide``: also TIDE's error types per frequency group (``errors`` of the
+    result; 'bbox' and 'segm' only), on the detections the metric evaluates.
 
     Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
     process passes its share of the results, all detections of an image in one process, and
@@ -143,7 +148,10 @@ def evaluate_lvis(gt: LVISGroundTruth,
     by it, as one process breaks them by list order). Each process evaluates a share of the
     categories; rank 0 returns the result, the others None. The numbers equal one process's.
     """
-    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order)
+    if tide and iou_type not in TIDE_IOU_TYPES:
+        raise ValueError(f"TIDE errors: iou_type is {iou_type!r}; allowed: "
+                         f"{', '.join(TIDE_IOU_TYPES)}")
+    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order, tide)
 
 
 def evaluate_lvis_fixed(gt: LVISGroundTruth,
@@ -178,7 +186,8 @@ def count_categories_below(gt: LVISGroundTruth, results: Sequence[dict],
 
 def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_dets: int,
               max_dets_per_cat: int, protocol: str, group=None,
-              order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
+              order: Optional[Sequence[int]] = None,
+              tide: bool = False) -> Optional[LVISEvalResult]:
     """LVIS evaluation with at most ``max_dets`` per image and ``max_dets_per_cat`` per
     category (-1: no limit), the limits applied in the order of the LVIS API's later versions.
     """
@@ -210,6 +219,11 @@ def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_d
     dets = take(dets, gt.verified(dets['image_id'], dets['category_id']))
     dets['area'] = _detection_areas(dets)
     dets = take(dets, has_evaluated_area(dets['area']))
+    errors = None
+    if tide:  # TIDE compares categories within an image: all detections in one process
+        shares = group.gather(dets)
+        if shares is not None:
+            errors = tide_by_frequency(gt, concat(shares), iou_type)
 
     own = np.flatnonzero(owner == group.rank)
     # The engines cap detections per image again: without a per-image limit, cap at the
@@ -228,8 +242,10 @@ def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_d
     for idx, share_precision, share_recall, share_num_dets in shares:
         precision[:, :, idx], recall[:, idx], num_dets[idx] = (share_precision, share_recall,
                                                                share_num_dets)
-    return _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
-                    protocol)
+    result = _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
+                      protocol)
+    result.errors = errors
+    return result
 
 
 def _check_in_every_process(group, check):

@@ -1,5 +1,6 @@
 import os.path as osp
 from collections import OrderedDict
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -12,7 +13,9 @@ from mmdet.registry import METRICS
 from ..fast_lvis import (FIXED_METRIC_NAMES, IOU_TYPES, MAX_DETS_PER_CATEGORY, METRIC_NAMES,
                          count_categories_below, evaluate_lvis, evaluate_lvis_fixed,
                          load_lvis_annotations)
-from ..lvis_report import category_table, frequency_table, save_report, summary_table
+from ..lvis_report import (category_table, error_tables, frequency_table, save_report,
+                           summary_table)
+from ..lvis_tide import TIDE_IOU_TYPES
 from ..process_group import SingleProcess, TorchProcessGroup
 
 
@@ -52,6 +55,9 @@ class FastLVISMetric(LVISMetric):
             detections per category over the dataset, without the 300 per image cap (which
             the standard keys keep). Needs test settings that keep more than 300 detections
             per image (docs/evaluation.md). Defaults to False.
+        tide (bool): Also log TIDE's error types per frequency group (count and ΔAP50 of
+            Cls, Loc, Both, Dupe, Bkg, Miss) for 'bbox' and 'segm', and keep them in the
+            report JSON as ``errors`` (:mod:`..lvis_tide`). Defaults to False.
 
         The other arguments are those of ``LVISMetric``; ``proposal_nums`` and ``iou_thrs``
         only matter to proposal metrics, which this metric does not offer.
@@ -71,7 +77,8 @@ class FastLVISMetric(LVISMetric):
                  file_client_args: dict = None,
                  backend_args: dict = None,
                  report: bool = True,
-                 ap_fixed: bool = False) -> None:
+                 ap_fixed: bool = False,
+                 tide: bool = False) -> None:
         if ann_file is None:
             raise ValueError(
                 'FastLVISMetric needs ann_file: LVIS evaluation uses the neg_category_ids, '
@@ -95,8 +102,11 @@ class FastLVISMetric(LVISMetric):
             if item not in allowed_items:
                 raise KeyError(f"metric item '{item}' is not supported; allowed: "
                                f"{', '.join(allowed_items)}")
+        if tide and not set(self.metrics) & set(TIDE_IOU_TYPES):
+            raise ValueError(f"tide=True needs metric 'bbox' or 'segm', got {self.metrics}")
         self.report = report
         self.ap_fixed = ap_fixed
+        self.tide = tide
         self.ann_file = ann_file
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             # Same role and LVIS-style accessors (get_cat_ids, ...) as the parent's LVIS API.
@@ -200,7 +210,8 @@ class FastLVISMetric(LVISMetric):
             if main:
                 logger.info(f'Evaluating {metric}...')
             lvis_results = self._to_lvis_results(preds, metric)
-            evaluations = [evaluate_lvis]
+            evaluations = [partial(evaluate_lvis,
+                                   tide=self.tide and metric in TIDE_IOU_TYPES)]
             if self.ap_fixed:
                 evaluations.append(evaluate_lvis_fixed)
                 short = count_categories_below(self._lvis_api, lvis_results, group=group)
@@ -229,6 +240,8 @@ class FastLVISMetric(LVISMetric):
         """Tables in the log, report files, and per-category AP when ``classwise``."""
         logger.info('\n' + summary_table(lvis_eval))
         logger.info('\n' + frequency_table(lvis_eval))
+        if lvis_eval.errors is not None:
+            logger.info('\n' + error_tables(lvis_eval))
         if self.classwise:
             logger.info('\n' + category_table(lvis_eval))
             ap_key = lvis_eval.metric_names[0]
