@@ -26,13 +26,13 @@ names the field.
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
-from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_results
+from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_columns, check_results
 from .lvis_matching import match
 from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
 from .process_group import SingleProcess, least_loaded_owners
@@ -40,8 +40,9 @@ from .process_group import SingleProcess, least_loaded_owners
 __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
     'LVISGroundTruth', 'MAX_DETS_PER_CATEGORY', 'MAX_DETS_PER_IMAGE', 'METRIC_NAMES',
-    'check_results', 'count_categories_below', 'evaluate_lvis', 'evaluate_lvis_fixed',
-    'limit_dets_per_category', 'limit_dets_per_image', 'load_lvis_annotations', 'load_results'
+    'check_columns', 'check_results', 'count_categories_below', 'evaluate_lvis',
+    'evaluate_lvis_fixed', 'limit_dets_per_category', 'limit_dets_per_image',
+    'load_lvis_annotations', 'load_results'
 ]
 
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -129,7 +130,7 @@ def limit_dets_per_category(results: Sequence[dict],
 
 
 def evaluate_lvis(gt: LVISGroundTruth,
-                  results: Sequence[dict],
+                  results: Union[Sequence[dict], dict],
                   iou_type: str,
                   max_dets: int = MAX_DETS_PER_IMAGE,
                   group=None,
@@ -138,8 +139,9 @@ def evaluate_lvis(gt: LVISGroundTruth,
     """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
 
     ``gt`` is what :func:`load_lvis_annotations` returns. ``results`` are LVIS/COCO-format
-    detection dicts (left unchanged). ``iou_type`` 'boundary' is Boundary AP (see the module
-    docstring). ``tide``: also TIDE's error types per frequency group (``errors`` of the
+    detection dicts (left unchanged) or the same as columns (a dict of arrays, see
+    :func:`.lvis_input_checks.check_columns`). ``iou_type`` 'boundary' is Boundary AP (see the
+    module docstring). ``tide``: also TIDE's error types per frequency group (``errors`` of the
     result; 'bbox' and 'segm' only), on the detections the metric evaluates.
 
     Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
@@ -155,7 +157,7 @@ def evaluate_lvis(gt: LVISGroundTruth,
 
 
 def evaluate_lvis_fixed(gt: LVISGroundTruth,
-                        results: Sequence[dict],
+                        results: Union[Sequence[dict], dict],
                         iou_type: str,
                         max_dets_per_cat: int = MAX_DETS_PER_CATEGORY,
                         group=None,
@@ -170,29 +172,32 @@ def evaluate_lvis_fixed(gt: LVISGroundTruth,
     return _evaluate(gt, results, iou_type, -1, max_dets_per_cat, 'fixed', group, order)
 
 
-def count_categories_below(gt: LVISGroundTruth, results: Sequence[dict],
+def count_categories_below(gt: LVISGroundTruth, results,
                            max_dets_per_cat: int = MAX_DETS_PER_CATEGORY, group=None) -> int:
     """Categories with ground truth but fewer than ``max_dets_per_cat`` detections.
 
     Their Fixed AP can only rise with more detections, so a count far above 0 says the test
     settings cut detections that Fixed AP would use (the authors' tool warns the same way).
-    With ``group``, ``results`` are this process's share and the count is over all of them.
+    ``results``: dicts or columns, as for :func:`evaluate_lvis`. With ``group``, they are this
+    process's share and the count is over all of them.
     """
+    cat_ids = results['category_id'] if isinstance(results, dict) else [
+        r['category_id'] for r in results]
     counts = sum(
-        (group or SingleProcess()).all_gather(Counter(r['category_id'] for r in results)),
-        Counter())
+        (group or SingleProcess()).all_gather(Counter(np.asarray(cat_ids).tolist())), Counter())
     return sum(counts[cat_id] < max_dets_per_cat for cat_id in gt.cats if gt.num_gt[cat_id])
 
 
-def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_dets: int,
-              max_dets_per_cat: int, protocol: str, group=None,
+def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_type: str,
+              max_dets: int, max_dets_per_cat: int, protocol: str, group=None,
               order: Optional[Sequence[int]] = None,
               tide: bool = False) -> Optional[LVISEvalResult]:
     """LVIS evaluation with at most ``max_dets`` per image and ``max_dets_per_cat`` per
     category (-1: no limit), the limits applied in the order of the LVIS API's later versions.
     """
     group = group or SingleProcess()
-    dets = _check_in_every_process(group, lambda: check_results(results, gt, iou_type))
+    check = check_columns if isinstance(results, dict) else check_results
+    dets = _check_in_every_process(group, lambda: check(results, gt, iou_type))
     if group.world_size > 1 and order is None:
         raise ValueError("evaluation shared across processes needs each detection's position "
                          'in the whole results list (order)')

@@ -209,7 +209,7 @@ class FastLVISMetric(LVISMetric):
         for metric in self.metrics:
             if main:
                 logger.info(f'Evaluating {metric}...')
-            lvis_results = self._to_lvis_results(preds, metric)
+            lvis_results = self._to_columns(preds, metric)
             evaluations = [partial(evaluate_lvis,
                                    tide=self.tide and metric in TIDE_IOU_TYPES)]
             if self.ap_fixed:
@@ -253,25 +253,25 @@ class FastLVISMetric(LVISMetric):
             paths = save_report(lvis_eval, report_prefix)
             logger.info(f"LVIS {lvis_eval.name} report: {', '.join(paths.values())}")
 
-    def _to_lvis_results(self, preds: Sequence[dict], iou_type: str) -> List[dict]:
-        """Predictions as LVIS results dicts, built per image with array operations."""
-        cat_ids = np.asarray(self.cat_ids)
-        dets = []
-        for pred in preds:
-            boxes = np.array(pred['bboxes'], dtype=np.float64).reshape(-1, 4)  # a copy
-            boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
-            scores = pred['scores']
-            masks = iou_type in ('segm', 'boundary')
-            if masks:
-                scores = pred.get('mask_scores', scores)
-            fields = dict(bbox=boxes.tolist(), score=np.asarray(scores, dtype=np.float64).tolist(),
-                          category_id=cat_ids[pred['labels']].tolist())
-            if masks:
-                fields['segmentation'] = [_rle_with_str_counts(m) for m in pred['masks']]
-            img_id = pred['img_id']
-            dets.extend(
-                dict(zip(fields, values), image_id=img_id) for values in zip(*fields.values()))
-        return dets
+    def _to_columns(self, preds: Sequence[dict], iou_type: str) -> dict:
+        """Predictions as the detection columns evaluation reads (no dict per detection)."""
+        masks = iou_type in ('segm', 'boundary')
+        cat_ids = np.asarray(self.cat_ids, dtype=np.int64)
+        boxes = [np.asarray(pred['bboxes'], dtype=np.float64).reshape(-1, 4) for pred in preds]
+        boxes = np.concatenate(boxes + [np.zeros((0, 4))])
+        boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
+        scores = [np.asarray(pred.get('mask_scores', pred['scores']) if masks else pred['scores'],
+                             dtype=np.float64).reshape(-1) for pred in preds]
+        labels = [np.asarray(pred['labels'], dtype=np.int64).reshape(-1) for pred in preds]
+        columns = dict(
+            image_id=np.repeat(np.array([pred['img_id'] for pred in preds], dtype=np.int64),
+                               [len(s) for s in scores]),
+            category_id=cat_ids[np.concatenate(labels + [np.zeros(0, np.int64)])],
+            score=np.concatenate(scores + [np.zeros(0)]), bbox=boxes, segmentation=None)
+        if masks:
+            columns['segmentation'] = [_rle_with_str_counts(m) for pred in preds
+                                       for m in pred['masks']]
+        return columns
 
     def _report_prefix(self, logger: MMLogger) -> Optional[str]:
         if not self.report:
