@@ -94,12 +94,22 @@ def _top_per_group(groups: np.ndarray, scores: np.ndarray, max_dets: int) -> np.
 
     Ties at the cut keep the earlier entry (a stable sort). Kept entries stay in input order.
     """
-    counts = np.unique(groups, return_counts=True)[1]
+    counts = _counts(groups)
     if counts.max(initial=0) <= max_dets:  # the usual case: nothing to cut, no lexsort
         return np.arange(len(groups))
+    counts = counts[counts > 0]
     order = np.lexsort((-scores, groups))  # by group, then decreasing score; stable on ties
     rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.sort(order[rank < max_dets])
+
+
+def _counts(ids: np.ndarray) -> np.ndarray:
+    """How often each value of ``ids`` occurs, in increasing order of value; zeros may be
+    among them. A bincount where the ids span little more than their number (image and
+    category ids do), else a sort."""
+    if ids.size and ids.max() - ids.min() <= 4 * ids.size:
+        return np.bincount(ids - ids.min())
+    return np.unique(ids, return_counts=True)[1]
 
 
 def _top_dicts(results: Sequence[dict], key: str, max_dets: int) -> list:
@@ -233,20 +243,20 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     own = np.flatnonzero(owner == group.rank)
     # The engines cap detections per image again: without a per-image limit, cap at the
     # most any image has, which keeps all.
-    cap = max_dets if max_dets >= 0 else int(np.unique(
-        dets['image_id'], return_counts=True)[1].max(initial=1))
+    cap = max_dets if max_dets >= 0 else int(_counts(dets['image_id']).max(initial=1))
     precision, recall = match(gt, dets, cat_ids[own].tolist(), iou_type, cap)
     num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']),
                            minlength=len(cat_ids))[own]
-    shares = group.gather((own, precision, recall, num_dets))
-    if shares is None:
-        return None
-    precision = -np.ones(precision.shape[:2] + (len(cat_ids), ) + precision.shape[3:])
-    recall = -np.ones(recall.shape[:1] + (len(cat_ids), ) + recall.shape[2:])
-    num_dets = np.zeros(len(cat_ids), dtype=np.int64)
-    for idx, share_precision, share_recall, share_num_dets in shares:
-        precision[:, :, idx], recall[:, idx], num_dets[idx] = (share_precision, share_recall,
-                                                               share_num_dets)
+    if group.world_size > 1:  # one process has every category in order already
+        shares = group.gather((own, precision, recall, num_dets))
+        if shares is None:
+            return None
+        precision = -np.ones(precision.shape[:2] + (len(cat_ids), ) + precision.shape[3:])
+        recall = -np.ones(recall.shape[:1] + (len(cat_ids), ) + recall.shape[2:])
+        num_dets = np.zeros(len(cat_ids), dtype=np.int64)
+        for idx, share_precision, share_recall, share_num_dets in shares:
+            precision[:, :, idx], recall[:, idx], num_dets[idx] = (
+                share_precision, share_recall, share_num_dets)
     result = _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
                       protocol)
     result.errors = errors

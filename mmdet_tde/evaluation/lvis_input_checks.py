@@ -299,7 +299,8 @@ def _check_boxes(boxes, items, what: str) -> np.ndarray:
             for b in boxes], allowed)
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
     _first(items, what, 'bbox', lengths != 4, allowed)
-    arr = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    # Flat, as nested lists convert about twice as slowly.
+    arr = np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
     for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
                         ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
         bad = np.flatnonzero(bad)
