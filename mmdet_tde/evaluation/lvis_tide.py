@@ -79,17 +79,17 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     num_gt = np.bincount(gt_cat, minlength=len(cat_ids))
     missed = ~gt_matched & ~gt_claimed
     counts_missed = np.bincount(gt_cat[missed], minlength=len(cat_ids))
-    sort_key = (dets['order'], dets['image_id'], -dets['score'])
+    # From here on, detections in the order the LVIS API ranks them within a category: by
+    # decreasing score, ties by image id, then results order. Fixes keep that order.
+    ranked = np.lexsort((dets['order'], dets['image_id'], -dets['score']))
+    kind, target, det_cat = kind[ranked], target[ranked], det_cat[ranked]
     counted = kind != _IGNORED
-    base = _ap_per_category(det_cat[counted], tuple(k[counted] for k in sort_key),
-                            kind[counted] == _TP, num_gt, num_gt > 0)
+    base = _ap_per_category(det_cat[counted], kind[counted] == _TP, num_gt, num_gt > 0)
     fixed = {}
     for code, name in enumerate(_FP_TYPES):
-        cats, is_tp, keep = _fix(kind, code, target, det_cat, gt_cat, gt_matched, sort_key)
-        fixed[name] = _ap_per_category(cats[keep], tuple(k[keep] for k in sort_key),
-                                       is_tp[keep], num_gt, num_gt > 0)
-    fixed['Miss'] = _ap_per_category(det_cat[counted], tuple(k[counted] for k in sort_key),
-                                     kind[counted] == _TP,
+        cats, is_tp, keep = _fix(kind, code, target, det_cat, gt_cat, gt_matched)
+        fixed[name] = _ap_per_category(cats[keep], is_tp[keep], num_gt, num_gt > 0)
+    fixed['Miss'] = _ap_per_category(det_cat[counted], kind[counted] == _TP,
                                      num_gt - counts_missed, num_gt > 0)
 
     freq = np.array([gt.cats[c]['frequency'] for c in cat_ids.tolist()])
@@ -176,14 +176,28 @@ def _ious(gt, dets, d, g, iou_type, mask_utils) -> np.ndarray:
         return np.zeros((len(d), 0))
     anns = gt.dataset['annotations']
     if iou_type == 'bbox':
-        return np.asarray(mask_utils.iou(dets['bbox'][d], np.array(
-            [anns[i]['bbox'] for i in g.tolist()], np.float64), np.zeros(len(g), np.uint8)))
+        return _box_iou(dets['bbox'][d], np.array([anns[i]['bbox'] for i in g.tolist()],
+                                                  np.float64))
     engine = gt.engine('hotcoco')
     dt_rles = [dets['segmentation'][i] for i in d.tolist()]
     dt_rles = [mask_utils.frPyObjects(s, *s['size']) if isinstance(s['counts'], list) else s
                for s in dt_rles]
     gt_rles = [engine.annToRLE(anns[i]) for i in g.tolist()]
     return np.asarray(mask_utils.iou(dt_rles, gt_rles, np.zeros(len(g), np.uint8)))
+
+
+def _box_iou(dt: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU of ``[x, y, w, h]`` boxes (D, G), in the operations and order of the COCO API's
+    ``bbIou`` (no crowd), so that IoUs at a threshold compare alike; a numpy call per image
+    instead of one into hotcoco per image (a third of the time at LVIS scale)."""
+    w = (np.minimum(dt[:, None, 0] + dt[:, None, 2], gt[None, :, 0] + gt[None, :, 2])
+         - np.maximum(dt[:, None, 0], gt[None, :, 0]))
+    h = (np.minimum(dt[:, None, 1] + dt[:, None, 3], gt[None, :, 1] + gt[None, :, 3])
+         - np.maximum(dt[:, None, 1], gt[None, :, 1]))
+    inter = np.where((w > 0) & (h > 0), w * h, 0.0)
+    union = (dt[:, 2] * dt[:, 3])[:, None] + (gt[:, 2] * gt[:, 3])[None, :] - inter
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(inter > 0, inter / union, 0.0)
 
 
 def _match(ious: np.ndarray, same: np.ndarray, pos_thr: float) -> np.ndarray:
@@ -202,27 +216,26 @@ def _match(ious: np.ndarray, same: np.ndarray, pos_thr: float) -> np.ndarray:
     return match
 
 
-def _fix(kind, code, target, det_cat, gt_cat, gt_matched, sort_key):
-    """Detections with the errors of type ``code`` fixed: categories, true positive flags and
-    which detections stay (ignored ones never count)."""
+def _fix(kind, code, target, det_cat, gt_cat, gt_matched):
+    """Ranked detections with the errors of type ``code`` fixed: categories, true positive
+    flags and which detections stay (ignored ones never count)."""
     cats, is_tp = det_cat.copy(), kind == _TP
     keep = (kind != _IGNORED) & (kind != code)
     errors = np.flatnonzero((kind == code) & (target >= 0))
     errors = errors[~gt_matched[target[errors]]]
     if errors.size:
-        # The top-scoring error aimed at a ground truth takes it; the others are removed.
-        errors = errors[np.lexsort(tuple(k[errors] for k in sort_key))]
+        # The top-ranked error aimed at a ground truth takes it; the others are removed.
         _, first = np.unique(target[errors], return_index=True)
         fixed = errors[first]
         cats[fixed], is_tp[fixed], keep[fixed] = gt_cat[target[fixed]], True, True
     return cats, is_tp, keep
 
 
-def _ap_per_category(cats, sort_key, is_tp, num_gt, evaluated) -> np.ndarray:
-    """AP at one IoU per category as the LVIS API accumulates it (101 recall points, ties in
-    score by image id, then results order); -1 outside ``evaluated``, 0 where every ground
-    truth was taken out of the denominator (no true positive is left to rank)."""
-    order = np.lexsort(sort_key + (cats, ))
+def _ap_per_category(cats, is_tp, num_gt, evaluated) -> np.ndarray:
+    """AP at one IoU per category of ranked detections as the LVIS API accumulates it (101
+    recall points); -1 outside ``evaluated``, 0 where every ground truth was taken out of the
+    denominator (no true positive is left to rank)."""
+    order = np.argsort(cats, kind='stable')  # by category, ranked within
     cats, is_tp = cats[order], is_tp[order]
     bounds = np.searchsorted(cats, np.arange(len(num_gt) + 1))
     ap = np.where(evaluated, 0.0, -1.0)
