@@ -12,7 +12,7 @@ import pytest
 from lvis_eval_helpers import lvis_api_eval
 
 from mmdet_tde.evaluation.fast_lvis import evaluate_lvis, load_lvis_annotations
-from mmdet_tde.evaluation.lvis_tide import ERROR_TYPES
+from mmdet_tde.evaluation.lvis_tide import ERROR_TYPES, tide_by_frequency
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 SIZE = 100
@@ -172,6 +172,8 @@ def test_bad_tide_arguments():
     gt = load_lvis_annotations(_ground_truth())
     with pytest.raises(ValueError, match="iou_type is 'boundary'; allowed: bbox, segm"):
         evaluate_lvis(gt, _detections(), 'boundary', tide=True)
+    with pytest.raises(ValueError, match='need 0 < bg_thr <= pos_thr < 1, got bg_thr=0.6'):
+        tide_by_frequency(gt, {}, 'bbox', pos_thr=0.5, bg_thr=0.6)
 
 
 def test_tool_prints_and_saves_the_errors(repo_root, tmp_path, capsys):
