@@ -7,8 +7,9 @@
 Numbers are the LVIS API's (AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300; -1 where
 undefined), computed by mmdet_tde's fast evaluator. --ap-fixed adds Fixed AP (AP_fixed, ...,
 AR_fixed: top 10,000 detections per category, no per-image limit); --iou-type boundary gives
-Boundary AP (masks matched by min(mask IoU, boundary IoU)). --nproc N shares the evaluation
-between N local processes (each evaluates a share of the categories; same numbers).
+Boundary AP (masks matched by min(mask IoU, boundary IoU)). --tide adds TIDE's error types
+(Cls, Loc, Both, Dupe, Bkg, Miss: count and ΔAP50) per frequency group. --nproc N shares the
+evaluation between N local processes (each evaluates a share of the categories; same numbers).
 See docs/evaluation.md.
 """
 import argparse
@@ -42,8 +43,8 @@ from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,  #
                                             count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations,
                                             load_results)
-from mmdet_tde.evaluation.lvis_report import (category_table, frequency_table,  # noqa: E402
-                                              save_report, summary_table)
+from mmdet_tde.evaluation.lvis_report import (category_table, error_tables,  # noqa: E402
+                                              frequency_table, save_report, summary_table)
 from mmdet_tde.evaluation.process_group import SingleProcess  # noqa: E402
 from mmdet_tde.fileio import check_output_path, write_json_atomic  # noqa: E402
 
@@ -60,11 +61,16 @@ def parse_args(argv=None):
     parser.add_argument('--ap-fixed', action='store_true',
                         help='also evaluate Fixed AP (top 10,000 detections per category, no '
                         'per-image limit; report files PREFIX.<iou-type>_fixed_*)')
+    parser.add_argument('--tide', action='store_true',
+                        help="also TIDE's error types per frequency group (bbox and segm; in "
+                        'the report JSON as "errors")')
     parser.add_argument('--nproc', type=int, default=1,
                         help='share the evaluation between this many local processes')
     args = parser.parse_args(argv)
     if args.nproc < 1:
         parser.error(f'--nproc must be >= 1, got {args.nproc}')
+    if args.tide and args.iou_type == 'boundary':
+        parser.error("--tide works with --iou-type 'bbox' or 'segm', not 'boundary'")
     for option, value in (('--out', args.out), ('--report', args.report)):
         if value is not None and not value.strip():
             parser.error(f'{option} is empty; give a file name (or leave {option} out)')
@@ -106,8 +112,11 @@ def evaluate(group, gt, detections, args) -> list:
         share, order = detections, None
     else:
         share, order = shard_by_image(detections, group.world_size, group.rank)
-    evaluations = [evaluate_lvis] + [evaluate_lvis_fixed] * args.ap_fixed
-    return [run(gt, share, args.iou_type, group=group, order=order) for run in evaluations]
+    results = [evaluate_lvis(gt, share, args.iou_type, group=group, order=order,
+                             tide=args.tide)]
+    if args.ap_fixed:
+        results.append(evaluate_lvis_fixed(gt, share, args.iou_type, group=group, order=order))
+    return results
 
 
 def evaluate_shared(gt, detections, args) -> list:
@@ -142,6 +151,8 @@ def main(argv=None) -> int:
         print(frequency_table(result))
         if args.classwise:
             print(category_table(result))
+        if result.errors is not None:
+            print(error_tables(result))
     if args.ap_fixed:
         print(f'Fixed AP: {count_categories_below(gt, detections)} categories with ground truth '
               f'have fewer than {MAX_DETS_PER_CATEGORY} detections (see docs/evaluation.md)')

@@ -10,8 +10,8 @@ import sys
 # The kit's packages (gpu_kit.sh) and what the runs take from the image.
 MODULES = ('numpy', 'scipy', 'matplotlib', 'cv2', 'PIL', 'yaml', 'six', 'tqdm', 'rich',
            'packaging', 'addict', 'termcolor', 'yapf', 'platformdirs', 'terminaltables',
-           'pycocotools', 'shapely', 'lvis', 'faster_coco_eval', 'mmengine', 'pkg_resources',
-           'torch')
+           'pycocotools', 'shapely', 'lvis', 'hotcoco', 'faster_coco_eval', 'mmengine',
+           'pkg_resources', 'torch')
 
 
 def check(modules) -> tuple:

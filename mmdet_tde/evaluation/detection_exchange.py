@@ -11,10 +11,15 @@ import numpy as np
 
 
 def take(dets: dict, index) -> dict:
-    """The detections at ``index`` (integer positions or a boolean mask)."""
+    """The detections at ``index`` (integer positions or a boolean mask); ``dets`` itself
+    where that keeps all of them in order (as often: copying millions is not free)."""
     index = np.asarray(index)
     if index.dtype == bool:
+        if index.all():
+            return dets
         index = np.flatnonzero(index)
+    elif len(index) == len(dets['score']) and np.array_equal(index, np.arange(len(index))):
+        return dets
     out = {}
     for key, column in dets.items():
         if column is None or isinstance(column, np.ndarray):

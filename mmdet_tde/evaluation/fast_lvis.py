@@ -26,21 +26,23 @@ names the field.
 """
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .detection_exchange import exchange_by_owner, take
+from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
-from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_results
+from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_columns, check_results
 from .lvis_matching import match
+from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
 from .process_group import SingleProcess, least_loaded_owners
 
 __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
     'LVISGroundTruth', 'MAX_DETS_PER_CATEGORY', 'MAX_DETS_PER_IMAGE', 'METRIC_NAMES',
-    'check_results', 'count_categories_below', 'evaluate_lvis', 'evaluate_lvis_fixed',
-    'limit_dets_per_category', 'limit_dets_per_image', 'load_lvis_annotations', 'load_results'
+    'check_columns', 'check_results', 'count_categories_below', 'evaluate_lvis',
+    'evaluate_lvis_fixed', 'limit_dets_per_category', 'limit_dets_per_image',
+    'load_lvis_annotations', 'load_results'
 ]
 
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -59,12 +61,14 @@ class LVISEvalResult:
 
     ``protocol`` is 'standard' (keys ``METRIC_NAMES``) or 'fixed' (``FIXED_METRIC_NAMES``, in
     the summary and in every per-category and per-frequency row), so the two never mix.
+    ``errors``: TIDE's error types per frequency group (:mod:`.lvis_tide`), when asked for.
     """
     iou_type: str
     summary: Dict[str, float]
     per_category: List[dict] = field(default_factory=list)
     per_frequency: List[dict] = field(default_factory=list)
     protocol: str = 'standard'
+    errors: Optional[dict] = None
 
     @property
     def metric_names(self) -> tuple:
@@ -90,12 +94,22 @@ def _top_per_group(groups: np.ndarray, scores: np.ndarray, max_dets: int) -> np.
 
     Ties at the cut keep the earlier entry (a stable sort). Kept entries stay in input order.
     """
-    counts = np.unique(groups, return_counts=True)[1]
+    counts = _counts(groups)
     if counts.max(initial=0) <= max_dets:  # the usual case: nothing to cut, no lexsort
         return np.arange(len(groups))
+    counts = counts[counts > 0]
     order = np.lexsort((-scores, groups))  # by group, then decreasing score; stable on ties
     rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.sort(order[rank < max_dets])
+
+
+def _counts(ids: np.ndarray) -> np.ndarray:
+    """How often each value of ``ids`` occurs, in increasing order of value; zeros may be
+    among them. A bincount where the ids span little more than their number (image and
+    category ids do), else a sort."""
+    if ids.size and ids.max() - ids.min() <= 4 * ids.size:
+        return np.bincount(ids - ids.min())
+    return np.unique(ids, return_counts=True)[1]
 
 
 def _top_dicts(results: Sequence[dict], key: str, max_dets: int) -> list:
@@ -126,16 +140,19 @@ def limit_dets_per_category(results: Sequence[dict],
 
 
 def evaluate_lvis(gt: LVISGroundTruth,
-                  results: Sequence[dict],
+                  results: Union[Sequence[dict], dict],
                   iou_type: str,
                   max_dets: int = MAX_DETS_PER_IMAGE,
                   group=None,
-                  order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
+                  order: Optional[Sequence[int]] = None,
+                  tide: bool = False) -> Optional[LVISEvalResult]:
     """Evaluate detections over all images of ``gt`` with the LVIS API's rules and numbers.
 
     ``gt`` is what :func:`load_lvis_annotations` returns. ``results`` are LVIS/COCO-format
-    detection dicts (left unchanged). ``iou_type`` 'boundary' is Boundary AP (see the module
-    docstring).
+    detection dicts (left unchanged) or the same as columns (a dict of arrays, see
+    :func:`.lvis_input_checks.check_columns`). ``iou_type`` 'boundary' is Boundary AP (see the
+    module docstring). ``tide``: also TIDE's error types per frequency group (``errors`` of the
+    result; 'bbox' and 'segm' only), on the detections the metric evaluates.
 
     Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
     process passes its share of the results, all detections of an image in one process, and
@@ -143,11 +160,14 @@ def evaluate_lvis(gt: LVISGroundTruth,
     by it, as one process breaks them by list order). Each process evaluates a share of the
     categories; rank 0 returns the result, the others None. The numbers equal one process's.
     """
-    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order)
+    if tide and iou_type not in TIDE_IOU_TYPES:
+        raise ValueError(f"TIDE errors: iou_type is {iou_type!r}; allowed: "
+                         f"{', '.join(TIDE_IOU_TYPES)}")
+    return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order, tide)
 
 
 def evaluate_lvis_fixed(gt: LVISGroundTruth,
-                        results: Sequence[dict],
+                        results: Union[Sequence[dict], dict],
                         iou_type: str,
                         max_dets_per_cat: int = MAX_DETS_PER_CATEGORY,
                         group=None,
@@ -162,28 +182,32 @@ def evaluate_lvis_fixed(gt: LVISGroundTruth,
     return _evaluate(gt, results, iou_type, -1, max_dets_per_cat, 'fixed', group, order)
 
 
-def count_categories_below(gt: LVISGroundTruth, results: Sequence[dict],
+def count_categories_below(gt: LVISGroundTruth, results,
                            max_dets_per_cat: int = MAX_DETS_PER_CATEGORY, group=None) -> int:
     """Categories with ground truth but fewer than ``max_dets_per_cat`` detections.
 
     Their Fixed AP can only rise with more detections, so a count far above 0 says the test
     settings cut detections that Fixed AP would use (the authors' tool warns the same way).
-    With ``group``, ``results`` are this process's share and the count is over all of them.
+    ``results``: dicts or columns, as for :func:`evaluate_lvis`. With ``group``, they are this
+    process's share and the count is over all of them.
     """
+    cat_ids = results['category_id'] if isinstance(results, dict) else [
+        r['category_id'] for r in results]
     counts = sum(
-        (group or SingleProcess()).all_gather(Counter(r['category_id'] for r in results)),
-        Counter())
+        (group or SingleProcess()).all_gather(Counter(np.asarray(cat_ids).tolist())), Counter())
     return sum(counts[cat_id] < max_dets_per_cat for cat_id in gt.cats if gt.num_gt[cat_id])
 
 
-def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_dets: int,
-              max_dets_per_cat: int, protocol: str, group=None,
-              order: Optional[Sequence[int]] = None) -> Optional[LVISEvalResult]:
+def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_type: str,
+              max_dets: int, max_dets_per_cat: int, protocol: str, group=None,
+              order: Optional[Sequence[int]] = None,
+              tide: bool = False) -> Optional[LVISEvalResult]:
     """LVIS evaluation with at most ``max_dets`` per image and ``max_dets_per_cat`` per
     category (-1: no limit), the limits applied in the order of the LVIS API's later versions.
     """
     group = group or SingleProcess()
-    dets = _check_in_every_process(group, lambda: check_results(results, gt, iou_type))
+    check = check_columns if isinstance(results, dict) else check_results
+    dets = _check_in_every_process(group, lambda: check(results, gt, iou_type))
     if group.world_size > 1 and order is None:
         raise ValueError("evaluation shared across processes needs each detection's position "
                          'in the whole results list (order)')
@@ -210,26 +234,33 @@ def _evaluate(gt: LVISGroundTruth, results: Sequence[dict], iou_type: str, max_d
     dets = take(dets, gt.verified(dets['image_id'], dets['category_id']))
     dets['area'] = _detection_areas(dets)
     dets = take(dets, has_evaluated_area(dets['area']))
+    errors = None
+    if tide:  # TIDE compares categories within an image: all detections in one process
+        shares = group.gather(dets)
+        if shares is not None:
+            errors = tide_by_frequency(gt, concat(shares), iou_type)
 
     own = np.flatnonzero(owner == group.rank)
     # The engines cap detections per image again: without a per-image limit, cap at the
     # most any image has, which keeps all.
-    cap = max_dets if max_dets >= 0 else int(np.unique(
-        dets['image_id'], return_counts=True)[1].max(initial=1))
+    cap = max_dets if max_dets >= 0 else int(_counts(dets['image_id']).max(initial=1))
     precision, recall = match(gt, dets, cat_ids[own].tolist(), iou_type, cap)
     num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']),
                            minlength=len(cat_ids))[own]
-    shares = group.gather((own, precision, recall, num_dets))
-    if shares is None:
-        return None
-    precision = -np.ones(precision.shape[:2] + (len(cat_ids), ) + precision.shape[3:])
-    recall = -np.ones(recall.shape[:1] + (len(cat_ids), ) + recall.shape[2:])
-    num_dets = np.zeros(len(cat_ids), dtype=np.int64)
-    for idx, share_precision, share_recall, share_num_dets in shares:
-        precision[:, :, idx], recall[:, idx], num_dets[idx] = (share_precision, share_recall,
-                                                               share_num_dets)
-    return _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
-                    protocol)
+    if group.world_size > 1:  # one process has every category in order already
+        shares = group.gather((own, precision, recall, num_dets))
+        if shares is None:
+            return None
+        precision = -np.ones(precision.shape[:2] + (len(cat_ids), ) + precision.shape[3:])
+        recall = -np.ones(recall.shape[:1] + (len(cat_ids), ) + recall.shape[2:])
+        num_dets = np.zeros(len(cat_ids), dtype=np.int64)
+        for idx, share_precision, share_recall, share_num_dets in shares:
+            precision[:, :, idx], recall[:, idx], num_dets[idx] = (
+                share_precision, share_recall, share_num_dets)
+    result = _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
+                      protocol)
+    result.errors = errors
+    return result
 
 
 def _check_in_every_process(group, check):

@@ -148,6 +148,65 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     return columns
 
 
+def check_columns(dets: dict, gt, iou_type: str) -> dict:
+    """:func:`check_results` for detections given as columns (a model's predictions, gathered
+    without a dict per detection): ``image_id`` and ``category_id`` (integer arrays),
+    ``score`` (N), ``bbox`` ((N, 4) ``[x, y, w, h]``, or None for masks without boxes) and
+    ``segmentation`` (a list of RLE dicts, or None for boxes). Returns them as
+    :func:`check_results` does; an error names ``detections[i]`` and the field."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+    masks = iou_type != 'bbox'
+    required = ('image_id', 'category_id', 'score') + (('segmentation', ) if masks else
+                                                       ('bbox', ))
+    missing = [key for key in required if dets.get(key) is None]
+    if missing:
+        raise ValueError(f"detection columns lack {', '.join(map(repr, missing))}")
+    columns = dict(score=np.asarray(dets['score'], dtype=np.float64).reshape(-1))
+    num = len(columns['score'])
+    for key, known in (('image_id', gt.imgs), ('category_id', gt.cats)):
+        values = np.asarray(dets[key])
+        if values.shape != (num, ) or (num and values.dtype.kind not in 'iu'):
+            raise ValueError(f"detection column '{key}' must hold {num} integers (one per "
+                             f'score), got shape {values.shape} of {values.dtype}')
+        values = values.astype(np.int64)
+        bad = np.flatnonzero(~np.isin(values, np.fromiter(known, np.int64, count=len(known))))
+        if bad.size:
+            raise ValueError(f"detections[{bad[0]}]: field '{key}' is {values[bad[0]]}, which "
+                             f"is not {'an image' if key == 'image_id' else 'a category'} id "
+                             f'of the annotations ({len(known)} known)')
+        columns[key] = values
+    bad = np.flatnonzero(~np.isfinite(columns['score']))
+    if bad.size:
+        raise ValueError(f"detections[{bad[0]}]: field 'score' is {columns['score'][bad[0]]}; "
+                         'allowed: a finite number')
+    columns['bbox'] = None
+    if dets.get('bbox') is not None:
+        boxes = np.asarray(dets['bbox'], dtype=np.float64)
+        if boxes.shape != (num, 4):
+            raise ValueError(f"detection column 'bbox' must be ({num}, 4) [x, y, width, "
+                             f'height], got shape {boxes.shape}')
+        for bad, reason in ((~np.isfinite(boxes).all(axis=1), 'allowed: finite numbers'),
+                            ((boxes[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
+            bad = np.flatnonzero(bad)
+            if bad.size:
+                raise ValueError(f"detections[{bad[0]}]: field 'bbox' is {boxes[bad[0]].tolist()}"
+                                 f'; {reason} ({bad.size} entries affected)')
+        columns['bbox'] = boxes
+    columns['segmentation'] = None
+    if masks:
+        segms = list(dets['segmentation'])
+        if len(segms) != num or not set(map(type, segms)) <= {dict}:
+            raise ValueError(f"detection column 'segmentation' must hold {num} RLE dicts (one "
+                             'per score)')
+        img_ids = columns['image_id'].tolist()
+        sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
+        _check_rles(segms, list(map(sizes.__getitem__, img_ids)), img_ids,
+                    lambda k: f'detections[{k}]')
+        columns['segmentation'] = segms
+    return columns
+
+
 def _entry(items, what: str, idx: int) -> str:
     item = items[idx]
     if isinstance(item, dict) and 'id' in item:
@@ -240,7 +299,8 @@ def _check_boxes(boxes, items, what: str) -> np.ndarray:
             for b in boxes], allowed)
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
     _first(items, what, 'bbox', lengths != 4, allowed)
-    arr = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    # Flat, as nested lists convert about twice as slowly.
+    arr = np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
     for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
                         ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
         bad = np.flatnonzero(bad)

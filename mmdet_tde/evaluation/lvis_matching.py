@@ -26,8 +26,9 @@ def match(gt, dets: dict, cat_ids, iou_type: str, max_dets: int):
         return _match_boundary(gt, dets, cat_ids, max_dets)
     from hotcoco import COCOeval
     coco_gt = gt.engine('hotcoco')
-    rows = np.column_stack([dets['image_id'], dets['bbox'], dets['score'],
-                            dets['category_id']]).astype(np.float64).reshape(-1, 7)
+    rows = np.empty((len(dets['score']), 7))
+    rows[:, 0], rows[:, 1:5], rows[:, 5], rows[:, 6] = (dets['image_id'], dets['bbox'],
+                                                        dets['score'], dets['category_id'])
     res = coco_gt.load_res(rows, segmentation=dets['segmentation'])
     # The LVIS API takes a mask's area from its box where it has one, else from the mask.
     res.update_anns(ids=np.arange(1, len(rows) + 1), area=dets['area'])

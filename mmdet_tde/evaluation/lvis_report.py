@@ -17,6 +17,7 @@ from terminaltables import AsciiTable
 
 from ..fileio import atomic_open, atomic_path
 from .fast_lvis import FREQUENCIES, LVISEvalResult
+from .lvis_tide import ERROR_TYPES
 
 _CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'instance_count', 'num_gt',
                      'num_dets')
@@ -55,22 +56,43 @@ def category_table(result: LVISEvalResult) -> str:
     return AsciiTable(rows, title=f'LVIS {result.name} per category').table
 
 
+def error_tables(result: LVISEvalResult) -> str:
+    """TIDE's errors per frequency group (ΔAP50 and count of each type), and the class
+    errors by the ground truth's group and the detection's."""
+    errors = result.errors
+    rows = [['group', 'with GT', 'AP50'] + [f'{name} dAP (n)' for name in ERROR_TYPES]]
+    for row in errors['per_frequency']:
+        rows.append([_FREQUENCY_NAMES.get(row['frequency'], row['frequency']),
+                     row['num_evaluated'], _fmt(row['AP50'])] +
+                    [f"{_fmt_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES])
+    title = (f"LVIS {result.name} errors per frequency group (TIDE, IoU {errors['pos_thr']}, "
+             f"background below {errors['bg_thr']})")
+    confusion = [['ground truth / detected as'] + [_FREQUENCY_NAMES[f] for f in FREQUENCIES]]
+    confusion += [[_FREQUENCY_NAMES[row['gt_frequency']]] + [row[f] for f in FREQUENCIES]
+                  for row in errors['cls_confusion']]
+    return '\n'.join([AsciiTable(rows, title=title).table,
+                      AsciiTable(confusion, title=f'LVIS {result.name} Cls errors').table])
+
+
 def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
     """Write ``{prefix}.{name}_report.json``, the per-category / per-frequency CSVs and
     ``{prefix}.{name}_per_category.png`` (see :func:`plot_per_category`).
 
     ``name`` is the IoU type, plus ``_fixed`` for Fixed AP. Undefined numbers (no ground
-    truth) are -1, as in the LVIS API. Returns the paths (the PNG's only when written).
+    truth) are -1, as in the LVIS API. The JSON holds ``errors`` too when the result has them
+    (:mod:`.lvis_tide`). Returns the paths (the PNG's only when written).
     """
     os.makedirs(osp.dirname(osp.abspath(prefix)), exist_ok=True)
     base = f'{prefix}.{result.name}'
     paths = dict(json=f'{base}_report.json', per_category_csv=f'{base}_per_category.csv',
                  per_frequency_csv=f'{base}_per_frequency.csv')
     # Each file complete or absent (never truncated), even if the run is interrupted.
+    report = dict(iou_type=result.iou_type, summary=result.summary,
+                  per_frequency=result.per_frequency, per_category=result.per_category)
+    if result.errors is not None:
+        report['errors'] = result.errors
     with atomic_open(paths['json']) as f:
-        json.dump(dict(iou_type=result.iou_type, summary=result.summary,
-                       per_frequency=result.per_frequency, per_category=result.per_category),
-                  f, indent=1)
+        json.dump(report, f, indent=1)
     names = result.metric_names
     _write_csv(paths['per_category_csv'], result.per_category, _CATEGORY_COLUMNS, names)
     _write_csv(paths['per_frequency_csv'], result.per_frequency, _FREQUENCY_COLUMNS, names)
@@ -221,3 +243,7 @@ def _write_csv(path: str, rows, key_columns, names) -> None:
 
 def _fmt(value: Optional[float]) -> str:
     return 'n/a' if value is None or value < 0 else f'{value:.4f}'
+
+
+def _fmt_delta(value: Optional[float]) -> str:
+    return 'n/a' if value is None else f'{value:+.4f}'

@@ -22,5 +22,5 @@ def test_exit_status_says_whether_all_imported(deps_check, capsys):
 
 
 def test_the_default_set_covers_the_kit_and_mmengine(deps_check):
-    assert {'mmengine', 'lvis', 'faster_coco_eval', 'pycocotools', 'pkg_resources', 'torch'} \
-        <= set(deps_check.MODULES)
+    assert {'mmengine', 'lvis', 'hotcoco', 'faster_coco_eval', 'pycocotools', 'pkg_resources',
+            'torch'} <= set(deps_check.MODULES)

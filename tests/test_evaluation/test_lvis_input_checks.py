@@ -14,7 +14,8 @@ import pycocotools.mask as mask_utils
 import pytest
 
 from mmdet_tde.evaluation.fast_lvis import evaluate_lvis, load_lvis_annotations
-from mmdet_tde.evaluation.lvis_input_checks import _compressed_sums, check_lvis_annotations
+from mmdet_tde.evaluation.lvis_input_checks import (_compressed_sums, check_columns,
+                                                    check_lvis_annotations, check_results)
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 from mmdet_tde.fileio import check_output_path, write_json_atomic
 
@@ -175,6 +176,59 @@ def test_bad_results_name_entry_and_field(case):
     mutate(dets)
     with pytest.raises(ValueError, match=error):
         evaluate_lvis(load_lvis_annotations(copy.deepcopy(GT)), dets, iou_type)
+
+
+def _columns(dets=DETS):
+    return dict(image_id=np.array([d['image_id'] for d in dets]),
+                category_id=np.array([d['category_id'] for d in dets]),
+                score=np.array([d['score'] for d in dets]),
+                bbox=np.array([d['bbox'] for d in dets]),
+                segmentation=[d['segmentation'] for d in dets])
+
+
+@pytest.mark.parametrize('iou_type', ['bbox', 'segm'])
+def test_columns_are_checked_into_what_dicts_give(iou_type):
+    gt = load_lvis_annotations(copy.deepcopy(GT))
+    from_dicts = check_results(copy.deepcopy(DETS), gt, iou_type)
+    from_columns = check_columns(_columns(copy.deepcopy(DETS)), gt, iou_type)
+    assert from_columns.keys() == from_dicts.keys()
+    for key, value in from_dicts.items():
+        if isinstance(value, np.ndarray):
+            assert from_columns[key].dtype == value.dtype
+            np.testing.assert_array_equal(from_columns[key], value)
+        else:
+            assert from_columns[key] == value
+
+
+def _column(key, idx, value):
+    def mutate(columns):
+        columns[key] = np.array(columns[key], dtype=float if key == 'score' else None)
+        columns[key][idx] = value
+    return mutate
+
+
+@pytest.mark.parametrize('iou_type,mutate,error', [
+    ('bbox', _column('category_id', 2, 999),
+     r"detections\[2\]: field 'category_id' is 999, which is not a category id"),
+    ('bbox', _column('image_id', 1, 999),
+     r"detections\[1\]: field 'image_id' is 999, which is not an image id"),
+    ('bbox', _column('score', 3, np.nan),
+     r"detections\[3\]: field 'score' is nan; allowed: a finite number"),
+    ('bbox', _column('bbox', 4, [1, 2, -3, 4]),
+     r"detections\[4\]: field 'bbox' is \[1.0, 2.0, -3.0, 4.0\]; width and height must be >= 0"),
+    ('bbox', lambda c: c.update(bbox=c['bbox'][:, :3]),
+     r"detection column 'bbox' must be \(18, 4\)"),
+    ('bbox', lambda c: c.update(image_id=c['image_id'].astype(float)),
+     r"detection column 'image_id' must hold 18 integers"),
+    ('bbox', lambda c: c.update(score=None), r"detection columns lack 'score'"),
+    ('segm', lambda c: c['segmentation'].__setitem__(5, dict(size=[5, 5], counts='0')),
+     r"detections\[5\]: field 'segmentation' has size \[5, 5\], but image \d+ is"),
+])
+def test_bad_columns_name_entry_and_field(iou_type, mutate, error):
+    columns = _columns(copy.deepcopy(DETS))
+    mutate(columns)
+    with pytest.raises(ValueError, match=error):
+        check_columns(columns, load_lvis_annotations(copy.deepcopy(GT)), iou_type)
 
 
 def _ann(idx, key, value):

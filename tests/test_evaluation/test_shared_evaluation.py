@@ -31,7 +31,7 @@ def _shared(group, gt_dict, dets, iou_type, evaluate, kwargs):
     gt = load_lvis_annotations(gt_dict)
     share, order = shard_by_image(dets, group.world_size, group.rank)
     result = evaluate(gt, share, iou_type, group=group, order=order, **kwargs)
-    return None if result is None else (result.summary, result.per_category)
+    return None if result is None else (result.summary, result.per_category, result.errors)
 
 
 @pytest.fixture(scope='module')
@@ -45,6 +45,7 @@ def gt_dict():
     ('segm', evaluate_lvis, {}, None),
     ('boundary', evaluate_lvis, {}, None),
     ('bbox', evaluate_lvis_fixed, dict(max_dets_per_cat=30), 2),  # per-category cap, ties
+    ('segm', evaluate_lvis, dict(max_dets=20, tide=True), 2),  # TIDE's errors too
 ])
 def test_shared_equals_one_process(gt_dict, iou_type, evaluate, kwargs, decimals):
     dets = make_lvis_detections(gt_dict, 'bbox' if iou_type == 'bbox' else 'segm',
@@ -53,8 +54,9 @@ def test_shared_equals_one_process(gt_dict, iou_type, evaluate, kwargs, decimals
                       **kwargs)
     out = run_processes(_shared, gt_dict, dets, iou_type, evaluate, kwargs)
     assert out[1] == ('ok', None)  # only rank 0 returns the result
-    status, (summary, per_category) = out[0]
+    status, (summary, per_category, errors) = out[0]
     assert status == 'ok'
+    assert errors == single.errors
     assert summary.keys() == single.summary.keys()
     for key, value in single.summary.items():
         assert summary[key] == pytest.approx(value, abs=1e-12), key

@@ -1,5 +1,6 @@
 import os.path as osp
 from collections import OrderedDict
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -12,7 +13,9 @@ from mmdet.registry import METRICS
 from ..fast_lvis import (FIXED_METRIC_NAMES, IOU_TYPES, MAX_DETS_PER_CATEGORY, METRIC_NAMES,
                          count_categories_below, evaluate_lvis, evaluate_lvis_fixed,
                          load_lvis_annotations)
-from ..lvis_report import category_table, frequency_table, save_report, summary_table
+from ..lvis_report import (category_table, error_tables, frequency_table, save_report,
+                           summary_table)
+from ..lvis_tide import TIDE_IOU_TYPES
 from ..process_group import SingleProcess, TorchProcessGroup
 
 
@@ -52,6 +55,9 @@ class FastLVISMetric(LVISMetric):
             detections per category over the dataset, without the 300 per image cap (which
             the standard keys keep). Needs test settings that keep more than 300 detections
             per image (docs/evaluation.md). Defaults to False.
+        tide (bool): Also log TIDE's error types per frequency group (count and ΔAP50 of
+            Cls, Loc, Both, Dupe, Bkg, Miss) for 'bbox' and 'segm', and keep them in the
+            report JSON as ``errors`` (:mod:`..lvis_tide`). Defaults to False.
 
         The other arguments are those of ``LVISMetric``; ``proposal_nums`` and ``iou_thrs``
         only matter to proposal metrics, which this metric does not offer.
@@ -71,7 +77,8 @@ class FastLVISMetric(LVISMetric):
                  file_client_args: dict = None,
                  backend_args: dict = None,
                  report: bool = True,
-                 ap_fixed: bool = False) -> None:
+                 ap_fixed: bool = False,
+                 tide: bool = False) -> None:
         if ann_file is None:
             raise ValueError(
                 'FastLVISMetric needs ann_file: LVIS evaluation uses the neg_category_ids, '
@@ -95,8 +102,11 @@ class FastLVISMetric(LVISMetric):
             if item not in allowed_items:
                 raise KeyError(f"metric item '{item}' is not supported; allowed: "
                                f"{', '.join(allowed_items)}")
+        if tide and not set(self.metrics) & set(TIDE_IOU_TYPES):
+            raise ValueError(f"tide=True needs metric 'bbox' or 'segm', got {self.metrics}")
         self.report = report
         self.ap_fixed = ap_fixed
+        self.tide = tide
         self.ann_file = ann_file
         with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
             # Same role and LVIS-style accessors (get_cat_ids, ...) as the parent's LVIS API.
@@ -199,8 +209,9 @@ class FastLVISMetric(LVISMetric):
         for metric in self.metrics:
             if main:
                 logger.info(f'Evaluating {metric}...')
-            lvis_results = self._to_lvis_results(preds, metric)
-            evaluations = [evaluate_lvis]
+            lvis_results = self._to_columns(preds, metric)
+            evaluations = [partial(evaluate_lvis,
+                                   tide=self.tide and metric in TIDE_IOU_TYPES)]
             if self.ap_fixed:
                 evaluations.append(evaluate_lvis_fixed)
                 short = count_categories_below(self._lvis_api, lvis_results, group=group)
@@ -229,6 +240,8 @@ class FastLVISMetric(LVISMetric):
         """Tables in the log, report files, and per-category AP when ``classwise``."""
         logger.info('\n' + summary_table(lvis_eval))
         logger.info('\n' + frequency_table(lvis_eval))
+        if lvis_eval.errors is not None:
+            logger.info('\n' + error_tables(lvis_eval))
         if self.classwise:
             logger.info('\n' + category_table(lvis_eval))
             ap_key = lvis_eval.metric_names[0]
@@ -240,25 +253,25 @@ class FastLVISMetric(LVISMetric):
             paths = save_report(lvis_eval, report_prefix)
             logger.info(f"LVIS {lvis_eval.name} report: {', '.join(paths.values())}")
 
-    def _to_lvis_results(self, preds: Sequence[dict], iou_type: str) -> List[dict]:
-        """Predictions as LVIS results dicts, built per image with array operations."""
-        cat_ids = np.asarray(self.cat_ids)
-        dets = []
-        for pred in preds:
-            boxes = np.array(pred['bboxes'], dtype=np.float64).reshape(-1, 4)  # a copy
-            boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
-            scores = pred['scores']
-            masks = iou_type in ('segm', 'boundary')
-            if masks:
-                scores = pred.get('mask_scores', scores)
-            fields = dict(bbox=boxes.tolist(), score=np.asarray(scores, dtype=np.float64).tolist(),
-                          category_id=cat_ids[pred['labels']].tolist())
-            if masks:
-                fields['segmentation'] = [_rle_with_str_counts(m) for m in pred['masks']]
-            img_id = pred['img_id']
-            dets.extend(
-                dict(zip(fields, values), image_id=img_id) for values in zip(*fields.values()))
-        return dets
+    def _to_columns(self, preds: Sequence[dict], iou_type: str) -> dict:
+        """Predictions as the detection columns evaluation reads (no dict per detection)."""
+        masks = iou_type in ('segm', 'boundary')
+        cat_ids = np.asarray(self.cat_ids, dtype=np.int64)
+        boxes = [np.asarray(pred['bboxes'], dtype=np.float64).reshape(-1, 4) for pred in preds]
+        boxes = np.concatenate(boxes + [np.zeros((0, 4))])
+        boxes[:, 2:] -= boxes[:, :2]  # xyxy -> xywh, as CocoMetric.xyxy2xywh
+        scores = [np.asarray(pred.get('mask_scores', pred['scores']) if masks else pred['scores'],
+                             dtype=np.float64).reshape(-1) for pred in preds]
+        labels = [np.asarray(pred['labels'], dtype=np.int64).reshape(-1) for pred in preds]
+        columns = dict(
+            image_id=np.repeat(np.array([pred['img_id'] for pred in preds], dtype=np.int64),
+                               [len(s) for s in scores]),
+            category_id=cat_ids[np.concatenate(labels + [np.zeros(0, np.int64)])],
+            score=np.concatenate(scores + [np.zeros(0)]), bbox=boxes, segmentation=None)
+        if masks:
+            columns['segmentation'] = [_rle_with_str_counts(m) for pred in preds
+                                       for m in pred['masks']]
+        return columns
 
     def _report_prefix(self, logger: MMLogger) -> Optional[str]:
         if not self.report:
