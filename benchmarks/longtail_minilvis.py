@@ -9,7 +9,8 @@ pass per swept setting: TDE's alpha (0 is the de-confounded softmax) and the tau
 logit adjustment (tau 0 is the model as trained), on the same checkpoint. A dual-phase training
 runs its phase I on that schedule, prepares the memory and trains phase II on phase II's own
 schedule; its controls are joint training (the baseline's run) followed by the same phase II, and
-both without the graph loss.
+both without the graph loss. The graph variants (a temperature, unit features, ignored boxes as
+nodes) are phase-II options of the same runs, with per-box distillation as a further control.
 
 ``--curve`` trains seed 0 of the baseline and of repeat-factor sampling at ``CURVE_EPOCHS``
 and writes the learning curve; ``EPOCHS`` is the shortest length at which both are within
@@ -66,6 +67,18 @@ DUAL_PHASE_CONFIGS = ('dual_phase/cascade_phase1_r18_minilvis.py',
 TDE_DUAL_PHASE_CONFIGS = ('dual_phase/cascade_tde_phase1_r18_minilvis.py',
                           'dual_phase/cascade_tde_phase2_r18_minilvis.py')
 NO_GRAPH = {'model.roi_head.graph_loss_weight': 0.0}
+# The graph variants' temperature, fixed before any of them ran: the cosines of post-ReLU
+# features between different boxes lie in about [0.5, 1], so at 0.05 a node at the middle
+# (0.75) weighs e^-5 = 1/148 of the matching node (cosine 1 while the features are unchanged):
+# the match keeps over 88% of a_ji with up to 20 nodes. A phase-II image here holds about 1.2
+# labelled and 2.3 ignored objects (at most 4 and 7), so a process's batch of 2 has about 2.5
+# nodes, 7 with the ignored boxes.
+GRAPH_TEMPERATURE = 0.05
+TEMPERED = {'model.roi_head.graph_temperature': GRAPH_TEMPERATURE}
+TEMPERED_NORMALISED = dict(TEMPERED, **{'model.roi_head.graph_normalize': True})
+DISTILL = {'model.roi_head.graph_loss_form': 'distill'}
+IGNORED_NODES = dict(TEMPERED_NORMALISED, **{'model.roi_head.graph_nodes': 'labelled_and_ignored'})
+KEEP_PHASE1_DIRECTION = {'model.roi_head.head_direction': 'keep_phase1'}
 SPLIT = 'data/minilvis/dual_phase_split.json'
 
 # Evaluations of a trained model, by table row: ('alpha', a) TDE at alpha a (a sweep over the
@@ -108,6 +121,30 @@ TRAININGS = {
     'dual_phase_tde': dict(phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
                            rows={'dual_phase_deconfound': ('alpha', 0.0),
                                  'dual_phase_tde': ('alpha', 1.5)}),
+    # The graph variants (issue 27) against the controls no variant may lose to: no graph term,
+    # per-box distillation, and joint training followed by the same phase II.
+    'dual_phase_graph_t': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
+                               phase2_options=TEMPERED, rows={'dual_phase_graph_t': ('test',)}),
+    'dual_phase_graph_t_norm': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
+                                    phase2_options=TEMPERED_NORMALISED,
+                                    rows={'dual_phase_graph_t_norm': ('test',)}),
+    'dual_phase_graph_t_norm_ignored': dict(
+        phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1], phase2_options=IGNORED_NODES,
+        rows={'dual_phase_graph_t_norm_ignored': ('test',)}),
+    'dual_phase_distill': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
+                               phase2_options=DISTILL, rows={'dual_phase_distill': ('test',)}),
+    'joint_then_phase2_graph_t': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
+                                      phase2_options=TEMPERED,
+                                      rows={'joint_then_phase2_graph_t': ('test',)}),
+    'joint_then_phase2_graph_t_norm': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
+                                           phase2_options=TEMPERED_NORMALISED,
+                                           rows={'joint_then_phase2_graph_t_norm': ('test',)}),
+    # Training does not read the head direction: this run differs from dual_phase_tde only in
+    # the direction its TDE removes at test time, phase I's instead of phase II's.
+    'dual_phase_tde_phase1_direction': dict(
+        phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
+        phase2_options=KEEP_PHASE1_DIRECTION,
+        rows={'dual_phase_tde_phase1_direction': ('alpha', 1.5)}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
@@ -131,10 +168,24 @@ ROW_LABELS = {
     'joint_then_phase2_no_graph': 'control: joint training, then phase II without the graph loss',
     'dual_phase_deconfound': 'dual-phase, de-confound heads (TDE off)',
     'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
+    'dual_phase_tde_phase1_direction': 'dual-phase, de-confound-TDE (alpha 1.5), phase-I head '
+                                       'direction kept',
+    'dual_phase_graph_t': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}',
+    'dual_phase_graph_t_norm': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}, '
+                               'unit features',
+    'dual_phase_graph_t_norm_ignored': f'dual-phase, graph term at temperature '
+                                       f'{GRAPH_TEMPERATURE}, unit features, ignored boxes as '
+                                       'nodes',
+    'dual_phase_distill': 'control: dual-phase with per-box distillation instead of the graph',
+    'joint_then_phase2_graph_t': 'control: joint training, then phase II with the graph term at '
+                                 f'temperature {GRAPH_TEMPERATURE}',
+    'joint_then_phase2_graph_t_norm': 'control: joint training, then phase II with the graph term '
+                                      f'at temperature {GRAPH_TEMPERATURE}, unit features',
 }
 TABLE_TRAININGS = [t for t in TRAININGS if t != SPEED_CONTROL]
 # Paired tables: each row against the reference of the same training data or checkpoint.
-REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2')
+REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_no_graph',
+              'dual_phase_distill')
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
 # the top-level variables of the bases and comments are left out, so that a layout change
 # that resolves to the same training keeps the finished runs.

@@ -14,6 +14,10 @@ from mmdet_tde.utils import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 MINILVIS = sorted(glob.glob('configs/minilvis/dual_phase/cascade_*phase*.py'))
+# RoI-head options added after the phase-II configs were written (issue 27, items 4 and 6): the
+# configs leave them to the RoI head's defaults, so that they resolve to the same config as
+# before, until the long-tail comparison decides them; then they are written out too.
+NOT_WRITTEN_OUT = {'graph_nodes', 'head_direction'}
 
 
 def split_for(num_classes, path):
@@ -94,11 +98,19 @@ def test_phase2_loss_settings_are_the_roi_heads_defaults():
     defaults = {p.name: p.default for p in params if p.default is not p.empty}
     assert set(defaults) == {'graph_loss_weight', 'graph_reduction', 'graph_loss_form',
                              'graph_temperature', 'graph_normalize', 'intra_loss_weight',
-                             'margin', 'num_negatives', 'intra_scores'}
+                             'margin', 'num_negatives', 'intra_scores', *NOT_WRITTEN_OUT}
+    written = {k: v for k, v in defaults.items() if k not in NOT_WRITTEN_OUT}
     for config in CONFIGS + MINILVIS:
         if 'phase2' in config:
             roi_head = Config.fromfile(config).model.roi_head
-            assert {k: roi_head[k] for k in defaults} == defaults
+            assert {k: roi_head[k] for k in written} == written
+            assert NOT_WRITTEN_OUT.isdisjoint(roi_head), config
+
+
+def without_unwritten(model: dict) -> dict:
+    """``model`` without the RoI-head options the configs do not write out yet."""
+    model['roi_head'] = {k: v for k, v in model['roi_head'].items() if k not in NOT_WRITTEN_OUT}
+    return model
 
 
 def expected_model(config):
@@ -119,7 +131,7 @@ def expected_model(config):
                      if 'phase1' in name else {})
         heads = [h.to_dict() for h in base.model.roi_head.bbox_head]
         base.model.roi_head.bbox_head = tde_bbox_heads(heads, **predictor)
-    return base.model.to_dict()
+    return without_unwritten(base.model.to_dict())
 
 
 # the X101 configs change only the backbone (test_lvis_phase2_builds_with_its_teacher)
@@ -142,4 +154,4 @@ def test_minilvis_configs_write_out_the_functions_changes(config):
                                                      cfg.model.teacher_config,
                                                      cfg.model.teacher_checkpoint)))
         assert cfg.model.backbone.norm_eval is True
-    assert cfg.model.to_dict() == base.model.to_dict()
+    assert cfg.model.to_dict() == without_unwritten(base.model.to_dict())

@@ -6,6 +6,7 @@ the committed run JSONs into the published pages, against numpy re-computations.
 """
 import argparse
 import importlib.util
+import inspect
 import json
 import re
 
@@ -165,6 +166,53 @@ def test_dual_phase_runs_phase1_on_the_schedule_and_phase2_on_its_own(longtail):
             == longtail.phase1_work_dir('dual_phase_no_graph', 8, 1, args))
     assert longtail.phase1_work_dir('joint_then_phase2', 8, 1, args).endswith(
         longtail.run_name('baseline', 8, 1))
+
+
+# Each graph-variant training: the training it varies and the RoI-head options its phase II
+# adds, written out here (the temperature was chosen before any run).
+VARIANTS = {
+    'dual_phase_graph_t': ('dual_phase', dict(graph_temperature=0.05)),
+    'dual_phase_graph_t_norm': ('dual_phase', dict(graph_temperature=0.05, graph_normalize=True)),
+    'dual_phase_graph_t_norm_ignored': ('dual_phase', dict(
+        graph_temperature=0.05, graph_normalize=True, graph_nodes='labelled_and_ignored')),
+    'dual_phase_distill': ('dual_phase', dict(graph_loss_form='distill')),
+    'joint_then_phase2_graph_t': ('joint_then_phase2', dict(graph_temperature=0.05)),
+    'joint_then_phase2_graph_t_norm': ('joint_then_phase2',
+                                       dict(graph_temperature=0.05, graph_normalize=True)),
+    'dual_phase_tde_phase1_direction': ('dual_phase_tde', dict(head_direction='keep_phase1')),
+}
+
+
+def roi_head_values(phase2, keys):
+    """The resolved phase-II RoI head's values of ``keys`` (the RoI head's defaults when unset)."""
+    from mmdet_tde.models.roi_heads.dual_phase_roi_head import DualPhaseRoIHeadMixin
+    defaults = inspect.signature(DualPhaseRoIHeadMixin.__init__).parameters
+    roi_head = phase2['model']['roi_head']
+    return {k: roi_head.get(k, defaults[k].default) for k in keys}
+
+
+def test_graph_variants_change_only_their_phase2_options(longtail):
+    """Each variant's phase I is its plain training's (the same run and memory); its resolved
+    phase-II config is the plain one with exactly its RoI-head options, which the plain one
+    does not have; its digest is its own."""
+    args = argparse.Namespace(work_dir='work')
+    assert set(VARIANTS) <= set(longtail.TABLE_TRAININGS)
+    digests = {}
+    for training, (plain, options) in VARIANTS.items():
+        phase1, phase2 = (cfg.to_dict() for cfg in longtail.run_configs(training, 8, 1))
+        plain_phase1, plain_phase2 = (cfg.to_dict() for cfg in longtail.run_configs(plain, 8, 1))
+        assert phase1 == plain_phase1, training
+        assert (longtail.phase1_work_dir(training, 8, 1, args)
+                == longtail.phase1_work_dir(plain, 8, 1, args))
+        assert roi_head_values(phase2, options) == options, training
+        plain_values = roi_head_values(plain_phase2, options)
+        assert all(plain_values[k] != v for k, v in options.items()), training
+        plain_phase2['model']['roi_head'].update(options)
+        assert phase2 == plain_phase2, training
+        assert set(longtail.TRAININGS[training]['rows']) <= set(longtail.ROW_LABELS)
+        digests[training] = longtail.run_digest(training, 8, 1)
+        assert digests[training] != longtail.run_digest(plain, 8, 1), training
+    assert len(set(digests.values())) == len(VARIANTS)
 
 
 def test_digest_covers_what_changes_a_run_only(longtail):

@@ -77,11 +77,11 @@ def test_split_tool_rejects_bad_input(data, tmp_path, repo_root):
     assert not (tmp_path / 'o').exists()
 
 
-def dataset(root, split_file, **kwargs):
+def dataset(root, split_file, pipeline=(), **kwargs):
     cfg = dict(type='DualPhaseLVISV1Dataset', data_root=str(root) + '/',
                ann_file='annotations/minilvis_v1_train.json', data_prefix=dict(img=''),
                split_file=split_file, filter_cfg=dict(filter_empty_gt=True, min_size=4),
-               pipeline=[], **kwargs)
+               pipeline=list(pipeline), **kwargs)
     return DATASETS.build(cfg)
 
 
@@ -113,20 +113,25 @@ def test_phase1_policies(data, policy):
                               if a['category_id'] in split['phase2_category_ids'])
 
 
-def test_phase2_keeps_exemplar_and_rare_images(data, tmp_path):
-    root, annotations, split_file = data
-    split = load_split(split_file)
+def write_memory(annotations, split, memory):
+    """An exemplar memory of every 25th phase-I annotation; the exemplars' annotation ids."""
     phase1 = set(split['phase1_category_ids'])
     by_class = {}
     for ann in annotations['annotations'][::25]:
         if ann['category_id'] in phase1:
             by_class.setdefault(str(ann['category_id']), []).append(ann['id'])
-    exemplars = [i for ids in by_class.values() for i in ids]
-    memory = tmp_path / 'memory.json'
     memory.write_text(json.dumps(dict(
         version=MEMORY_VERSION, split_digest=split['digest'], prepare_id='run',
         phase1_checkpoint_sha256='0' * 64, exemplars=by_class,
         candidates={str(c): len(by_class.get(str(c), [])) for c in phase1})))
+    return [i for ids in by_class.values() for i in ids]
+
+
+def test_phase2_keeps_exemplar_and_rare_images(data, tmp_path):
+    root, annotations, split_file = data
+    split = load_split(split_file)
+    memory = tmp_path / 'memory.json'
+    exemplars = write_memory(annotations, split, memory)
     ds = dataset(root, split_file, phase=2, memory_file=str(memory))
     by_id = {a['id']: a for a in annotations['annotations']}
     keep = {by_id[i]['image_id'] for i in exemplars} | {
@@ -142,6 +147,43 @@ def test_phase2_keeps_exemplar_and_rare_images(data, tmp_path):
     memory.write_text(json.dumps(dict(split_digest='other', exemplars={})))
     with pytest.raises(ValueError, match='another dual-phase split'):
         dataset(root, split_file, phase=2, memory_file=str(memory))
+
+
+def test_phase2_pipeline_packs_the_unlabelled_objects_as_graph_nodes(data, tmp_path, repo_root):
+    """Through the shipped training pipeline (flipped here), each phase-II image's graph nodes
+    with graph_nodes='labelled_and_ignored' are its exemplars and phase-II objects, then its
+    other objects, as boxes of its annotations."""
+    from mmdet_tde.models.roi_heads.dual_phase_roi_head import graph_node_boxes
+    root, annotations, split_file = data
+    split = load_split(split_file)
+    memory = tmp_path / 'memory.json'
+    labelled_ids = set(write_memory(annotations, split, memory))
+    labelled_ids |= {a['id'] for a in annotations['annotations']
+                     if a['category_id'] in split['phase2_category_ids']}
+    pipeline = Config.fromfile(str(repo_root / PHASE1_CONFIG)).train_pipeline
+    for step in pipeline:
+        if step['type'] == 'RandomFlip':
+            step['prob'] = 1.0
+    ds = dataset(root, split_file, phase=2, memory_file=str(memory), pipeline=pipeline)
+    by_image = defaultdict(list)
+    for ann in annotations['annotations']:
+        by_image[ann['image_id']].append(ann)
+    width = SMALL.img_size
+    ignored_total = 0
+    for i in range(len(ds)):
+        sample = ds[i]['data_samples']
+        anns = by_image[sample.img_id]
+        ordered = ([a for a in anns if a['id'] in labelled_ids]
+                   + [a for a in anns if a['id'] not in labelled_ids])
+        # xywh -> xyxy, flipped horizontally
+        expected = torch.tensor([[width - x - w, y, width - x, y + h]
+                                 for x, y, w, h in (a['bbox'] for a in ordered)])
+        nodes = graph_node_boxes(sample, 'labelled_and_ignored')
+        torch.testing.assert_close(nodes, expected.float(), rtol=0, atol=1e-4)
+        num_labelled = len(ordered) - len(sample.ignored_instances)
+        torch.testing.assert_close(graph_node_boxes(sample, 'labelled'), nodes[:num_labelled])
+        ignored_total += len(sample.ignored_instances)
+    assert ignored_total > 0
 
 
 def test_dataset_refuses_split_of_other_categories(data, tmp_path):

@@ -89,6 +89,21 @@ def test_head_direction_ema_and_empty_update():
     assert 'head_direction' in layer.state_dict()
 
 
+def test_untracked_head_direction_stays_bit_identical():
+    layer = CausalNormClassifier(8, 3, num_heads=2, momentum=0.9).double()
+    layer.update_head_direction(torch.randn(5, 8, dtype=torch.float64))
+    before = layer.head_direction.clone()
+    layer.track_head_direction = False
+    for batch in (torch.randn(4, 8, dtype=torch.float64), torch.full((2, 8), float('nan'))):
+        assert layer.update_head_direction(batch)
+    assert torch.equal(layer.head_direction, before) and layer.skipped_updates == 0
+    layer.track_head_direction = True
+    batch = torch.randn(3, 8, dtype=torch.float64)
+    layer.update_head_direction(batch)
+    np.testing.assert_allclose(layer.head_direction.numpy(),
+                               0.9 * before.numpy() + batch.numpy().mean(0), rtol=1e-12)
+
+
 def test_zero_head_direction_refuses_tde():
     layer = CausalNormClassifier(8, 3)
     assert not layer.has_head_direction

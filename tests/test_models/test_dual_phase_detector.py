@@ -1,11 +1,14 @@
 """Phase II of dual-phase training: the teacher stays out of the student, the losses are right."""
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmcv.ops import roi_align
 from mmengine.config import Config
+from mmengine.structures import InstanceData
 
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
@@ -375,3 +378,219 @@ def test_intra_loss_ranks_the_configured_scores(repo_root, phase_files, monkeypa
 def test_bad_intra_scores_names_the_field(repo_root, phase_files):
     with pytest.raises(ValueError, match=r"intra_scores must be one of \('head', 'cosine'\)"):
         phase2_model(repo_root, phase_files, intra_scores='logits')
+
+
+# ------------------------------------------------ ignored phase-I boxes as nodes (graph_nodes)
+
+# Image 0 holds two ignored objects (phase-I objects outside the memory), on two FPN levels;
+# image 1 none. Node order: image 0's labelled boxes, its ignored ones, image 1's labelled ones.
+IGNORED_BOXES = torch.tensor([[10., 20., 70., 90.], [4., 6., 124., 122.]])
+
+
+def batch_with_ignored(model):
+    data = make_batch(num_images=2, size=128, labels=((0, 12, 3), (17, 5)))
+    for sample, boxes in zip(data['data_samples'], (IGNORED_BOXES, torch.zeros(0, 4))):
+        sample.ignored_instances = InstanceData(
+            bboxes=boxes, labels=torch.zeros(len(boxes), dtype=torch.long))
+    return model.data_preprocessor(data, True)
+
+
+def roi_aligned_fc_features(model, x, boxes, stage):
+    """The input of stage ``stage``'s fc_cls for boxes of image 0, RoI-aligned here: each box on
+    the FPN level of its scale (FPN's rule, level floor(log2(sqrt(wh) / 56)), clamped), then the
+    shared FCs."""
+    extractor = model.roi_head.bbox_roi_extractor[stage]
+    head = model.roi_head.bbox_head[stage]
+    feats = []
+    for box in boxes.double():
+        scale = torch.sqrt((box[2] - box[0]) * (box[3] - box[1]))
+        level = int(min(max(math.floor(math.log2(float(scale) / 56)), 0), len(x) - 1))
+        layer = extractor.roi_layers[level]
+        roi = torch.cat([box.new_zeros(1), box]).float()[None]
+        feats.append(roi_align(x[level], roi, layer.output_size, 1 / (4 * 2 ** level),
+                               layer.sampling_ratio, 'avg', layer.aligned))
+    feats = torch.cat(feats).flatten(1)
+    for fc in head.shared_fcs:
+        feats = F.relu(fc(feats))
+    return feats
+
+
+def retention_inputs(model, data, monkeypatch):
+    """(z_old, z_new) per stage as the RoI head hands them to its retention term (either form),
+    and the losses."""
+    import mmdet_tde.models.roi_heads.dual_phase_roi_head as roi_head_module
+    seen = []
+    for name in ('graph_matching_loss', 'feature_distillation_loss'):
+        real = getattr(roi_head_module, name)
+
+        def record(z_old, z_new, *args, real=real):
+            seen.append((z_old.detach().clone(), z_new.detach().clone()))
+            return real(z_old, z_new, *args)
+
+        monkeypatch.setattr(roi_head_module, name, record)
+    torch.manual_seed(1)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    monkeypatch.undo()
+    return seen, losses
+
+
+@pytest.mark.parametrize('options', [
+    dict(graph_loss_form='graph', graph_temperature=0.1, graph_normalize=True),
+    dict(graph_loss_form='graph'),
+    dict(graph_loss_form='distill'),
+])
+def test_ignored_boxes_join_the_graph_as_nodes(repo_root, phase_files, monkeypatch, options):
+    """graph_nodes='labelled_and_ignored': the ignored boxes' features (the teacher's and the
+    student's, RoI-aligned here) are extra nodes, and the loss is the float64 re-derivation on
+    all nodes; with the default it is the re-derivation on the labelled ones."""
+    models = {}
+    for nodes in ('labelled', 'labelled_and_ignored'):
+        models[nodes] = phase2_model(repo_root, phase_files, graph_nodes=nodes,
+                                     graph_loss_weight=1.0, **options)
+        models[nodes].train()
+    torch.manual_seed(0)
+    with torch.no_grad():  # the student differs from the teacher, the same way in both
+        for p in models['labelled'].roi_head.bbox_head.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    models['labelled_and_ignored'].load_state_dict(models['labelled'].state_dict())
+    data = batch_with_ignored(models['labelled'])
+    ref = np_distill if options['graph_loss_form'] == 'distill' else partial(
+        np_graph, temperature=options.get('graph_temperature', 1.0),
+        normalize=options.get('graph_normalize', False))
+    seen, losses = {}, {}
+    for nodes, model in models.items():
+        seen[nodes], losses[nodes] = retention_inputs(model, data, monkeypatch)
+        assert len(seen[nodes]) == 3
+    model = models['labelled']
+    with torch.no_grad():
+        x_new = model.extract_feat(data['inputs'])
+        x_old = model.teacher.extract_feat(data['inputs'])
+    for stage in range(3):
+        labelled = seen['labelled'][stage]
+        z_old, z_new = seen['labelled_and_ignored'][stage]
+        assert labelled[0].shape[0] == 5 and z_old.shape[0] == z_new.shape[0] == 7
+        with torch.no_grad():
+            ignored_new = roi_aligned_fc_features(model, x_new, IGNORED_BOXES, stage)
+            ignored_old = roi_aligned_fc_features(model.teacher, x_old, IGNORED_BOXES, stage)
+        torch.testing.assert_close(z_new[3:5], ignored_new, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(z_old[3:5], ignored_old, rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(ignored_new, ignored_old, atol=1e-3)  # two graphs
+        for z_all, z_labelled in ((z_old, labelled[0]), (z_new, labelled[1])):
+            torch.testing.assert_close(torch.cat([z_all[:3], z_all[5:]]), z_labelled,
+                                       rtol=1e-5, atol=1e-6)
+        # the float64 references, on the independently computed ignored features
+        old_all = torch.cat([labelled[0][:3], ignored_old, labelled[0][3:]]).double().numpy()
+        new_all = torch.cat([labelled[1][:3], ignored_new, labelled[1][3:]]).double().numpy()
+        with_ignored = ref(old_all, new_all)
+        without = ref(labelled[0].double().numpy(), labelled[1].double().numpy())
+        weight = model.roi_head.stage_loss_weights[stage]
+        key = f's{stage}.loss_graph'
+        got_with, got_without = (float(losses[n][key]) for n in ('labelled_and_ignored',
+                                                                  'labelled'))
+        assert got_without == pytest.approx(weight * without, rel=1e-4)
+        assert got_with == pytest.approx(weight * with_ignored, rel=1e-4)
+        assert got_with != pytest.approx(weight * without, rel=1e-4)  # the nodes count
+        assert got_with - got_without == pytest.approx(weight * (with_ignored - without),
+                                                       rel=1e-2, abs=1e-6)
+        if options['graph_loss_form'] == 'distill':  # per box: the sums differ by the extras
+            extra = np_distill(ignored_old.double().numpy(), ignored_new.double().numpy())
+            assert 7 * got_with - 5 * got_without == pytest.approx(weight * 2 * extra, rel=1e-3)
+
+
+def test_ignored_nodes_need_the_ignored_instances(repo_root, phase_files):
+    model = phase2_model(repo_root, phase_files, graph_nodes='labelled_and_ignored')
+    model.train()
+    data = batch(model)  # make_batch packs no ignored_instances
+    with pytest.raises(ValueError, match=r"graph_nodes='labelled_and_ignored' needs each "
+                       r"image's ignored instances"):
+        model.loss(data['inputs'], data['data_samples'])
+
+
+def test_shipped_phase2_configs_keep_labelled_nodes_and_the_updated_direction(repo_root,
+                                                                              phase_files):
+    model = phase2_model(repo_root, phase_files)
+    assert model.roi_head.graph_nodes == 'labelled'
+    assert model.roi_head.head_direction == 'update'
+
+
+@pytest.mark.parametrize('roi_head,match', [
+    (dict(graph_nodes='ignored'),
+     r"graph_nodes must be one of \('labelled', 'labelled_and_ignored'\), got 'ignored'"),
+    (dict(head_direction='frozen'),
+     r"head_direction must be one of \('update', 'keep_phase1'\), got 'frozen'"),
+    (dict(head_direction='keep_phase1'),
+     r"head_direction='keep_phase1' needs TDE box heads .*\['Linear'\]"),
+])
+def test_bad_node_and_direction_options_name_the_field(repo_root, phase_files, roi_head, match):
+    with pytest.raises(ValueError, match=match):
+        phase2_model(repo_root, phase_files, **roi_head)
+
+
+# ----------------------------------------- the TDE heads' head direction through phase II
+
+TDE_PHASE1 = 'configs/minilvis/dual_phase/cascade_tde_phase1_r18_minilvis.py'
+TDE_PHASE2 = 'configs/minilvis/dual_phase/cascade_tde_phase2_r18_minilvis.py'
+
+
+@pytest.fixture(scope='module')
+def tde_phase_files(tmp_path_factory, repo_root, phase_files):
+    """A TDE phase-I config on phase_files' split and a checkpoint whose head directions are
+    non-zero, as after phase I."""
+    root = tmp_path_factory.mktemp('dual_phase_tde_model')
+    phase1 = Config.fromfile(str(repo_root / TDE_PHASE1))
+    for head in phase1.model.roi_head.bbox_head:
+        head.cls_predictor_cfg.split_file = phase_files['split_file']
+    config = str(root / 'phase1.py')
+    phase1.dump(config)
+    torch.manual_seed(0)
+    teacher = MODELS.build(phase1.model)
+    teacher.init_weights()
+    state = teacher.state_dict()
+    g = torch.Generator().manual_seed(6)
+    directions = [k for k in state if k.endswith('head_direction')]
+    assert len(directions) == 3
+    for key in directions:
+        state[key] = torch.rand(state[key].shape, generator=g) + 0.5
+    checkpoint = str(root / 'phase1.pth')
+    torch.save(dict(state_dict=state, meta=dict()), checkpoint)
+    return dict(phase_files, config=config, checkpoint=checkpoint, teacher_state=state,
+                directions=directions)
+
+
+def train_tde_phase2(repo_root, files, steps=2, **roi_head):
+    cfg = Config.fromfile(str(repo_root / TDE_PHASE2))
+    cfg.model.update(teacher_config=files['config'], teacher_checkpoint=files['checkpoint'])
+    cfg.model.roi_head.update(split_file=files['split_file'], **roi_head)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.load_state_dict(files['teacher_state'], strict=True)
+    model.train()
+    data = batch(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02)
+    torch.manual_seed(3)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        total, _ = model.parse_losses(model.loss(data['inputs'], data['data_samples']))
+        total.backward()
+        optimizer.step()
+    return model
+
+
+def test_keep_phase1_head_direction_through_phase2(repo_root, tde_phase_files):
+    """head_direction='keep_phase1': after phase-II steps every stage's head direction is
+    bit-identical to the teacher's (phase I's); with the default ('update') each moves. The
+    option changes no weight: the head direction is used at inference only."""
+    models = {option: train_tde_phase2(repo_root, tde_phase_files, head_direction=option)
+              for option in ('update', 'keep_phase1')}
+    teacher = models['keep_phase1'].teacher.state_dict()
+    for key in tde_phase_files['directions']:
+        phase1 = tde_phase_files['teacher_state'][key]
+        assert torch.equal(teacher[key], phase1)
+        assert torch.equal(models['keep_phase1'].state_dict()[key], phase1), key
+        assert not torch.allclose(models['update'].state_dict()[key], phase1, rtol=1e-3), key
+    kept, updated = (models[o].state_dict() for o in ('keep_phase1', 'update'))
+    key = 'roi_head.bbox_head.0.fc_cls.weight'
+    assert not torch.equal(kept[key], tde_phase_files['teacher_state'][key])  # it trained
+    for name, value in kept.items():
+        if not name.endswith('head_direction'):
+            torch.testing.assert_close(value, updated[name], rtol=1e-5, atol=1e-6, msg=name)

@@ -165,6 +165,9 @@ class CausalNormClassifier(nn.Module):
         self.weight = nn.Parameter(torch.empty(num_classes, in_features))
         # The unnormalised moving average x_bar of Assumption 1; saved in checkpoints.
         self.register_buffer('head_direction', torch.zeros(in_features))
+        # False freezes x_bar (as batch norm's track_running_stats=False freezes its statistics),
+        # e.g. at the phase-I direction through phase II of dual-phase training.
+        self.track_head_direction = True
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -211,9 +214,13 @@ class CausalNormClassifier(nn.Module):
         resulting direction) are not finite on any rank is skipped, since a single NaN would stay
         in the moving average for good; it is counted in ``skipped_updates``.
 
+        Nothing changes (and nothing is all-reduced) while ``track_head_direction`` is False.
+
         Returns:
             False when the iteration was skipped for non-finite values, else True.
         """
+        if not self.track_head_direction:
+            return True
         x_fg = x_fg.detach().reshape(-1, self.in_features)
         local_sum = x_fg.sum(dim=0, dtype=torch.float64)
         not_finite = ~torch.isfinite(local_sum).all()

@@ -4,8 +4,9 @@
 submission, OpenReview u846Bqhry_), Eq. 9: phase II adds to the classification loss an
 intra-class margin loss and lambda times a memory-retentive graph-matching loss between the
 frozen phase-I model's features and the new ones. In a detector the "features" are the box
-head's classification features (the input of ``fc_cls``) of the ground-truth boxes, per stage;
-the margin loss is taken on the foreground RoIs the head is trained on.
+head's classification features (the input of ``fc_cls``) of the labelled boxes (optionally also
+of the ignored ones), per stage; the margin loss is taken on the foreground RoIs the head is
+trained on.
 """
 from contextlib import contextmanager
 from typing import List, Optional, Tuple
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 
 from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox2roi
+from mmdet.structures.bbox import bbox2roi, get_box_tensor
 
 from mmdet_tde.datasets.dual_phase_split import load_split
 from mmdet_tde.models.layers.causal_norm import CausalNormClassifier
@@ -25,6 +26,27 @@ from mmdet_tde.models.layers.dual_phase import (check_graph_options, feature_dis
 
 # 'graph': the paper's Eq. 6-8; 'distill': per-box 1 - cos(z_i, z_hat_i), the control (ours).
 GRAPH_LOSS_FORMS = ('graph', 'distill')
+# The boxes that are the retention term's nodes: 'labelled', the ground truth phase II trains on
+# (the paper's D = M + X_2); 'labelled_and_ignored' adds the objects a phase-II image holds but
+# does not label (phase-I objects outside the memory), which the teacher knows (ours).
+GRAPH_NODES = ('labelled', 'labelled_and_ignored')
+# The TDE heads' head direction in phase II: 'update', the moving average goes on over phase
+# II's data; 'keep_phase1', it stays the phase-I model's (ours).
+HEAD_DIRECTIONS = ('update', 'keep_phase1')
+
+
+def graph_node_boxes(data_sample, graph_nodes: str) -> Tensor:
+    """The boxes of one image that are graph nodes: its labelled ones, then (with
+    ``'labelled_and_ignored'``) its ignored ones."""
+    boxes = get_box_tensor(data_sample.gt_instances.bboxes)
+    if graph_nodes == 'labelled':
+        return boxes
+    ignored = data_sample.get('ignored_instances')
+    if ignored is None:
+        raise ValueError("graph_nodes='labelled_and_ignored' needs each image's ignored "
+                         'instances (data_sample.ignored_instances, which PackDetInputs packs '
+                         'from gt_ignore_flags); this batch has none')
+    return torch.cat([boxes, get_box_tensor(ignored.bboxes).to(boxes)])
 
 
 @contextmanager
@@ -76,6 +98,18 @@ def _check_head_classifier(classifier: nn.Module) -> None:
                         f"classifiers, got {type(classifier).__name__}; use intra_scores='cosine'")
 
 
+def _freeze_head_directions(bbox_heads: List[nn.Module]) -> None:
+    """Stop the head-direction updates of the heads' causal-norm classifiers; refuse heads
+    without one, where ``head_direction='keep_phase1'`` would do nothing."""
+    classifiers = [h.fc_cls for h in bbox_heads if isinstance(h.fc_cls, CausalNormClassifier)]
+    if not classifiers:
+        raise ValueError("head_direction='keep_phase1' needs TDE box heads (a causal-norm "
+                         'classifier as fc_cls); the box classifiers are '
+                         f'{sorted({type(h.fc_cls).__name__ for h in bbox_heads})}')
+    for classifier in classifiers:
+        classifier.track_head_direction = False
+
+
 # How L_intra scores a RoI: 'head', the scores the head uses; 'cosine', the cosine with each
 # class's weight row whatever the head (what this plugin did first; a linear head never uses it).
 INTRA_SCORES = {'head': head_class_scores, 'cosine': class_cosine_scores}
@@ -98,19 +132,25 @@ class DualPhaseRoIHeadMixin:
         intra_loss_weight, margin, num_negatives: the intra-class margin loss.
         intra_scores: what the margin loss ranks: 'head' (the head's own scores, see
             :func:`head_class_scores`) or 'cosine' (feature-to-weight-row cosines).
+        graph_nodes: the boxes whose features are the retention term's nodes, one of
+            :data:`GRAPH_NODES`.
+        head_direction: one of :data:`HEAD_DIRECTIONS`; ``'keep_phase1'`` freezes the head
+            direction of every causal-norm classifier (the TDE heads) at the one phase II starts
+            from, the phase-I model's.
     """
 
     def __init__(self, *args, split_file: str, graph_loss_weight: Optional[float] = None,
                  graph_reduction: str = 'mean', graph_loss_form: str = 'graph',
                  graph_temperature: float = 1.0, graph_normalize: bool = False,
                  intra_loss_weight: float = 1.0, margin: float = 0.5, num_negatives: int = 2,
-                 intra_scores: str = 'head', **kwargs):
-        if intra_scores not in INTRA_SCORES:
-            raise ValueError(f'intra_scores must be one of {tuple(INTRA_SCORES)}, got '
-                             f'{intra_scores!r}')
-        if graph_loss_form not in GRAPH_LOSS_FORMS:
-            raise ValueError(f'graph_loss_form must be one of {GRAPH_LOSS_FORMS}, got '
-                             f'{graph_loss_form!r}')
+                 intra_scores: str = 'head', graph_nodes: str = 'labelled',
+                 head_direction: str = 'update', **kwargs):
+        for name, value, allowed in (('intra_scores', intra_scores, tuple(INTRA_SCORES)),
+                                     ('graph_loss_form', graph_loss_form, GRAPH_LOSS_FORMS),
+                                     ('graph_nodes', graph_nodes, GRAPH_NODES),
+                                     ('head_direction', head_direction, HEAD_DIRECTIONS)):
+            if value not in allowed:
+                raise ValueError(f'{name} must be one of {allowed}, got {value!r}')
         try:
             check_graph_options(graph_temperature, graph_normalize)
         except ValueError as err:  # name the RoI head's fields, not the function's
@@ -127,12 +167,17 @@ class DualPhaseRoIHeadMixin:
         self.margin = margin
         self.num_negatives = num_negatives
         self.intra_scores = intra_scores
+        self.graph_nodes = graph_nodes
+        self.head_direction = head_direction
+        heads = self.bbox_head
+        heads = list(heads) if isinstance(heads, nn.ModuleList) else [heads]
         if intra_scores == 'head':  # refuse an unsupported classifier when the model is built
-            heads = self.bbox_head
-            for head in heads if isinstance(heads, nn.ModuleList) else [heads]:
+            for head in heads:
                 _check_head_classifier(head.fc_cls)
+        if head_direction == 'keep_phase1':
+            _freeze_head_directions(heads)
         self._teacher: Optional[Tuple[nn.Module, Tuple[Tensor]]] = None
-        self._gt_rois: Optional[Tensor] = None
+        self._node_rois: Optional[Tensor] = None
 
     @contextmanager
     def teacher_context(self, teacher_roi_head: nn.Module, teacher_x: Tuple[Tensor]):
@@ -146,11 +191,12 @@ class DualPhaseRoIHeadMixin:
         if self._teacher is None:
             raise RuntimeError(f'{type(self).__name__} trains only inside a dual-phase detector '
                                '(e.g. DualPhaseCascadeRCNN), which provides the phase-I teacher')
-        self._gt_rois = bbox2roi([s.gt_instances.bboxes for s in batch_data_samples])
+        self._node_rois = bbox2roi([graph_node_boxes(s, self.graph_nodes)
+                                    for s in batch_data_samples])
         try:
             return super().loss(x, rpn_results_list, batch_data_samples)
         finally:
-            self._gt_rois = None
+            self._node_rois = None
 
     def _add_dual_phase_losses(self, stage: Optional[int], x, bbox_results: dict,
                                roi_features: Tensor) -> dict:
@@ -163,9 +209,9 @@ class DualPhaseRoIHeadMixin:
         losses['loss_intra'] = self.intra_loss_weight * intra_margin_loss(
             scores, labels[foreground], self.margin, self.num_negatives)
         teacher_roi_head, teacher_x = self._teacher
-        z_new = box_classifier_features(self, stage, x, self._gt_rois)
+        z_new = box_classifier_features(self, stage, x, self._node_rois)
         with torch.no_grad():
-            z_old = box_classifier_features(teacher_roi_head, stage, teacher_x, self._gt_rois)
+            z_old = box_classifier_features(teacher_roi_head, stage, teacher_x, self._node_rois)
         if self.graph_loss_form == 'distill':
             retention = feature_distillation_loss(z_old, z_new, self.graph_reduction)
         else:
