@@ -9,8 +9,8 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 
 from helpers.models import make_batch
+from mmdet_tde.engine import default_predictor_cfg, tde_bbox_heads
 from mmdet_tde.models import CausalNormPredictor
-from mmdet_tde.utils import default_predictor_cfg, tde_bbox_heads
 
 REPO = Path(__file__).resolve().parents[1]
 BASES = REPO / 'configs/_base_/models'

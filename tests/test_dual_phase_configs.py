@@ -7,10 +7,9 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels
-from mmdet_tde.fileio import write_json_atomic
+from mmdet_tde.engine import phase1_model, phase2_model, tde_bbox_heads
+from mmdet_tde.fileio import make_split, phase2_labels, write_json_atomic
 from mmdet_tde.models.roi_heads import DualPhaseRoIHeadMixin
-from mmdet_tde.utils import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 MINILVIS = sorted(glob.glob('configs/minilvis/dual_phase/cascade_*phase*.py'))

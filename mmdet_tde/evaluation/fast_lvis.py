@@ -30,11 +30,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmdet_tde.utils.process_group import SingleProcess, least_loaded_owners
+
 from .detection_exchange import exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
 from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_results
 from .lvis_matching import match
-from .process_group import SingleProcess, least_loaded_owners
 
 __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
@@ -137,7 +138,7 @@ def evaluate_lvis(gt: LVISGroundTruth,
     detection dicts (left unchanged). ``iou_type`` 'boundary' is Boundary AP (see the module
     docstring).
 
-    Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
+    Shared across processes (``group``, a :class:`~mmdet_tde.utils.TorchProcessGroup`), every
     process passes its share of the results, all detections of an image in one process, and
     ``order``: each detection's position in the whole results list (ties in score are broken
     by it, as one process breaks them by list order). Each process evaluates a share of the

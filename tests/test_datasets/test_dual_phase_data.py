@@ -12,9 +12,9 @@ from mmengine.config import Config
 
 from mmdet.registry import DATASETS, MODELS
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
 from mmdet_tde.datasets.dual_phase import MEMORY_VERSION
-from mmdet_tde.datasets.dual_phase_split import load_split, make_split, phase2_labels
+from mmdet_tde.fileio import load_split, make_split, phase2_labels
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 SMALL = MiniLVISOptions(seed=5, num_train=200, num_val=10)
 PHASE1_CONFIG = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'

@@ -9,7 +9,7 @@ import pytest
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import (count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations)
-from mmdet_tde.evaluation.process_group import run_in_processes
+from mmdet_tde.utils.process_group import run_in_processes
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 NUM_IMAGES = 60

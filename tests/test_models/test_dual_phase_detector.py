@@ -10,8 +10,8 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 
-from mmdet_tde.datasets import CATEGORIES
-from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import make_split
+from mmdet_tde.testing import CATEGORIES
 from helpers.models import make_batch
 from helpers.reference import ref_graph
 from mmdet_tde.fileio import write_json_atomic

@@ -9,8 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
-from mmdet_tde.datasets.dual_phase_split import load_split
+from mmdet_tde.fileio import load_split
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 from mmdet_tde.utils import load_checkpoint_file
 
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
@@ -101,7 +101,7 @@ def test_memory_is_the_same_for_one_and_two_processes(workflow):
 
 
 def test_phase2_init_reinitialises_only_phase2_rows(workflow):
-    from mmdet_tde.datasets.dual_phase_split import phase2_labels
+    from mmdet_tde.fileio import phase2_labels
     phase1 = load_checkpoint_file(workflow['checkpoint'])['state_dict']
     init = load_checkpoint_file(str(workflow['two'] / 'dual_phase_phase2_init.pth'))
     assert init['meta']['dual_phase']['split_digest'] == workflow['split']['digest']

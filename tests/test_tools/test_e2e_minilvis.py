@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 pytestmark = pytest.mark.slow
 CONFIG = 'configs/minilvis/cascade_tde_r18_minilvis.py'

@@ -16,8 +16,7 @@ JOB = """
 import os
 import sys
 import torch.distributed as dist
-from mmdet_tde.evaluation.process_group import TorchProcessGroup
-from mmdet_tde.utils import run_tool
+from mmdet_tde.utils import TorchProcessGroup, run_tool
 
 
 def main():

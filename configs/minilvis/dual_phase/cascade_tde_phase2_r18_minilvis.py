@@ -2,7 +2,7 @@
 # the causal-norm classifier, taught by the TDE phase-I model. The head direction continues from
 # phase I; testing uses TDE (tools/sweep_alpha.py: alpha 0 is dual-phase alone).
 _base_ = './cascade_phase2_r18_minilvis.py'
-from mmdet_tde.utils import tde_bbox_heads  # noqa: E402
+from mmdet_tde.engine import tde_bbox_heads  # noqa: E402
 
 # mmengine reads a base before the config that inherits it: the paths
 # cascade_phase2_r18_minilvis.py builds from its phase1 are built again here from this one's.
