@@ -72,6 +72,7 @@ def _build_shared(group, boxes, shard_of_row):
     return memory, picked_from
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('world_size', [2, 3])
 def test_shared_equals_one_process(boxes, world_size):
     n = len(boxes.ann_ids)
