@@ -25,8 +25,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 
-from mmdet_tde.datasets.dual_phase_split import make_split
-from mmdet_tde.fileio import atomic_open, write_json_atomic
+from mmdet_tde.fileio import atomic_open, make_split, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'

@@ -36,9 +36,9 @@ from importlib.metadata import version
 from mmdet_tde.evaluation import patch_lvis_numpy
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import METRIC_NAMES, evaluate_lvis, load_lvis_annotations
-from mmdet_tde.evaluation.process_group import run_in_processes
 from mmdet_tde.fileio import atomic_open, write_json_atomic
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
+from mmdet_tde.utils.process_group import run_in_processes
 
 
 def parse_args():

@@ -8,9 +8,10 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
+from helpers.config_changes import tde_bbox_heads
 from helpers.models import make_batch
+from mmdet_tde.engine import default_predictor_cfg
 from mmdet_tde.models import CausalNormPredictor
-from mmdet_tde.utils import default_predictor_cfg, tde_bbox_heads
 
 REPO = Path(__file__).resolve().parents[1]
 BASES = REPO / 'configs/_base_/models'
@@ -139,21 +140,6 @@ def test_tde_config_is_its_baseline_with_tde_box_classifiers(name, baseline):
     # the head bases' variables are not settings
     settings = {k: v for k, v in cfg.to_dict().items() if not k.startswith('tde_')}
     assert settings == base.to_dict()
-
-
-def test_tde_bbox_heads_swaps_convfc_heads_and_updates_tde_ones():
-    stock = [dict(type='Shared2FCBBoxHead', num_classes=3),
-             dict(type='Shared4Conv1FCBBoxHead', num_classes=3,
-                  cls_predictor_cfg=dict(type='Linear'))]
-    tde = tde_bbox_heads(stock)
-    assert [h['type'] for h in tde] == ['TDEShared2FCBBoxHead', 'TDEShared4Conv1FCBBoxHead']
-    assert all(h['cls_predictor_cfg'] == default_predictor_cfg() for h in tde)
-    assert all(h['num_classes'] == 3 for h in tde) and stock[0]['type'] == 'Shared2FCBBoxHead'
-    tuned = dict(tde[0], cls_predictor_cfg=dict(tde[0]['cls_predictor_cfg'], alpha=2.0))
-    off = tde_bbox_heads(tuned, use_tde=False)
-    assert off['cls_predictor_cfg'] == dict(default_predictor_cfg(), alpha=2.0, use_tde=False)
-    with pytest.raises(ValueError, match="no TDE box head replaces 'SABLHead'"):
-        tde_bbox_heads(dict(type='SABLHead'))
 
 
 class FakeRunner:

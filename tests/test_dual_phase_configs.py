@@ -7,10 +7,10 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.datasets.dual_phase_split import make_split, phase2_labels
-from mmdet_tde.fileio import write_json_atomic
+from mmdet_tde.fileio import make_split, phase2_labels, write_json_atomic
 from mmdet_tde.models.roi_heads import DualPhaseRoIHeadMixin
-from mmdet_tde.utils import phase1_model, phase2_model, tde_bbox_heads
+
+from helpers.config_changes import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 MINILVIS = sorted(glob.glob('configs/minilvis/dual_phase/cascade_*phase*.py'))
@@ -114,12 +114,15 @@ def without_unwritten(model: dict) -> dict:
 
 
 def expected_model(config):
-    """The model of a shipped dual-phase config as the mini-LVIS configs' functions build it
-    (configs/minilvis/dual_phase/): the two families must make the same changes."""
+    """The model of a shipped dual-phase config as the reference functions make it from the
+    baseline config of its detector and data (tests/helpers/config_changes.py)."""
     cfg = Config.fromfile(config)
     name = config.split('/')[-1]
-    variant = name[name.index('_r101'):]  # '_r101.py' or '_r101_lvis-v0.5.py'
-    base = Config.fromfile(f'configs/lvis/cascade_baseline{variant}')
+    if name.endswith('_minilvis.py'):
+        baseline = 'configs/minilvis/cascade_baseline_r18_minilvis.py'
+    else:  # '_r101.py' or '_r101_lvis-v0.5.py'
+        baseline = f"configs/lvis/cascade_baseline{name[name.index('_r101'):]}"
+    base = Config.fromfile(baseline)
     split_file = base.data_root + 'dual_phase_split.json'
     base.merge_from_dict(dict(model=phase1_model(base.model, split_file, 0.5)))
     if 'phase2' in name:
@@ -135,23 +138,8 @@ def expected_model(config):
 
 
 # the X101 configs change only the backbone (test_lvis_phase2_builds_with_its_teacher)
-@pytest.mark.parametrize('config', [c for c in CONFIGS if 'x101' not in c],
+@pytest.mark.parametrize('config', [c for c in CONFIGS + MINILVIS if 'x101' not in c],
                          ids=lambda c: c.split('/')[-1][:-len('.py')])
-def test_lvis_configs_make_the_minilvis_configs_changes(config):
+def test_configs_make_the_reference_changes(config):
+    """Each config writes out the changes of its phase (and heads) to its baseline's model."""
     assert Config.fromfile(config).model.to_dict() == expected_model(config)
-
-
-@pytest.mark.parametrize('config', [c for c in MINILVIS if 'tde_' not in c],
-                         ids=lambda c: c.split('/')[-1][:-len('.py')])
-def test_minilvis_configs_write_out_the_functions_changes(config):
-    """The mini-LVIS configs spell the changes out (as the LVIS ones do): the same model."""
-    cfg = Config.fromfile(config)
-    base = Config.fromfile('configs/minilvis/cascade_baseline_r18_minilvis.py')
-    split_file = base.data_root + 'dual_phase_split.json'
-    base.merge_from_dict(dict(model=phase1_model(base.model, split_file, 0.5)))
-    if 'phase2' in config:
-        base.merge_from_dict(dict(model=phase2_model(base.model, split_file,
-                                                     cfg.model.teacher_config,
-                                                     cfg.model.teacher_checkpoint)))
-        assert cfg.model.backbone.norm_eval is True
-    assert cfg.model.to_dict() == without_unwritten(base.model.to_dict())

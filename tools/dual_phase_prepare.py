@@ -29,16 +29,15 @@ from mmengine.utils import ProgressBar
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.apis.dual_phase_checks import check_phase1_checkpoint, file_sha256
-from mmdet_tde.apis.dual_phase_memory import (build_memory, collect_features, feature_dataset,
-                                              fresh_classifier_state, phase1_annotations,
-                                              phase2_init_state, save_checkpoint_atomic,
-                                              unwrapped_dataset_cfg)
-from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
-from mmdet_tde.evaluation.process_group import SingleProcess, TorchProcessGroup
+from mmdet_tde.engine.dual_phase_checks import check_phase1_checkpoint, file_sha256
+from mmdet_tde.engine.dual_phase_memory import (build_memory, collect_features, feature_dataset,
+                                                fresh_classifier_state, phase1_annotations,
+                                                phase2_init_state, save_checkpoint_atomic,
+                                                unwrapped_dataset_cfg)
+from mmdet_tde.fileio import load_split, phase2_labels
 from mmdet_tde.fileio import check_not_input, check_output_path, write_json_atomic
-from mmdet_tde.utils import (load_checkpoint_file, load_tool_config, run_tool,
-                             setup_cpu_distributed)
+from mmdet_tde.utils import (SingleProcess, TorchProcessGroup, load_checkpoint_file,
+                             load_tool_config, run_tool, setup_cpu_distributed)
 
 MEMORY_FILE = 'dual_phase_memory.json'
 INIT_FILE = 'dual_phase_phase2_init.pth'

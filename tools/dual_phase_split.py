@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import make_split
 from mmdet_tde.fileio import check_not_input, check_output_path, read_json, write_json_atomic
 
 

@@ -24,7 +24,8 @@ def _skip_package_inits(*names: str) -> None:
     """Make ``names`` importable packages without running their ``__init__``.
 
     ``mmdet_tde/__init__.py`` registers the models and ``FastLVISMetric`` in mmdet (torch,
-    mmdet and mmcv: seconds of imports); evaluating a JSON file needs none of them.
+    mmdet and mmcv: seconds of imports), ``mmdet_tde/utils/__init__.py`` loads the checkpoint
+    helpers (torch, mmengine); evaluating a JSON file needs none of them.
     """
     import importlib.util
     import types
@@ -36,7 +37,7 @@ def _skip_package_inits(*names: str) -> None:
 
 
 if __name__ == '__main__':
-    _skip_package_inits('mmdet_tde', 'mmdet_tde.evaluation')
+    _skip_package_inits('mmdet_tde', 'mmdet_tde.evaluation', 'mmdet_tde.utils')
 
 from mmdet_tde.evaluation.detection_exchange import shard_by_image  # noqa: E402
 from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,  # noqa: E402
@@ -45,7 +46,7 @@ from mmdet_tde.evaluation.fast_lvis import (IOU_TYPES, MAX_DETS_PER_CATEGORY,  #
                                             load_results)
 from mmdet_tde.evaluation.lvis_report import (category_table, error_tables,  # noqa: E402
                                               frequency_table, save_report, summary_table)
-from mmdet_tde.evaluation.process_group import SingleProcess  # noqa: E402
+from mmdet_tde.utils.process_group import SingleProcess  # noqa: E402
 from mmdet_tde.fileio import check_output_path, write_json_atomic  # noqa: E402
 
 
@@ -125,7 +126,7 @@ def evaluate_shared(gt, detections, args) -> list:
     Forked, so the processes inherit the inputs instead of unpickling them (this tool has
     started no threads).
     """
-    from mmdet_tde.evaluation.process_group import run_in_processes  # torch: only here
+    from mmdet_tde.utils.process_group import run_in_processes  # torch: only here
     replies = run_in_processes(evaluate, args.nproc, gt, detections, args, start_method='fork')
     errors = [error for error, _ in replies if error is not None]
     if errors:

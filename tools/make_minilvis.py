@@ -1,7 +1,7 @@
 """Generate the built-in mini-LVIS dataset (LVIS v1 format): python tools/make_minilvis.py."""
 import argparse
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 
 def parse_args():

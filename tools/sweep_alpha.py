@@ -19,14 +19,13 @@ from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from mmdet_tde.apis import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, run_alpha_sweep,
-                            run_logit_adjustment_sweep, sweep_ap_change)
-from mmdet_tde.apis.alpha_sweep import check_distinct, value_label
+from mmdet_tde.engine import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, run_alpha_sweep,
+                              run_logit_adjustment_sweep, sweep_ap_change)
+from mmdet_tde.engine.alpha_sweep import check_distinct, value_label
 from mmdet_tde.fileio import atomic_path, check_output_path, write_json_atomic
-from mmdet_tde.utils import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
-                             check_head_directions, check_logit_adjustment_args,
-                             checkpoint_loading, load_tool_config, run_tool,
-                             setup_cpu_distributed)
+from mmdet_tde.engine import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
+                              check_head_directions, check_logit_adjustment_args)
+from mmdet_tde.utils import checkpoint_loading, load_tool_config, run_tool, setup_cpu_distributed
 
 COLUMNS = ('AP', 'APr', 'APc', 'APf')
 DEFAULT_ALPHAS = [0, 0.5, 1, 1.5, 2, 2.5, 3]

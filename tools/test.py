@@ -15,10 +15,9 @@ from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 from mmdet_tde.fileio import check_not_input, check_output_path
-from mmdet_tde.utils import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
-                             check_head_directions, check_logit_adjustment_args,
-                             checkpoint_loading, load_tool_config, run_tool, set_tde_inference,
-                             setup_cpu_distributed)
+from mmdet_tde.engine import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
+                              check_head_directions, check_logit_adjustment_args, set_tde_inference)
+from mmdet_tde.utils import checkpoint_loading, load_tool_config, run_tool, setup_cpu_distributed
 
 
 def parse_args():

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-from mmdet_tde.apis.dual_phase_checks import check_phase2_inputs
+from mmdet_tde.engine.dual_phase_checks import check_phase2_inputs
 from mmdet_tde.utils import checkpoint_loading, load_tool_config, run_tool, setup_cpu_distributed
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-GENERATOR = REPO / 'mmdet_tde' / 'datasets' / 'minilvis.py'
+GENERATOR = REPO / 'mmdet_tde' / 'testing' / 'minilvis.py'
 
 
 def load_generator(path: Path = GENERATOR):

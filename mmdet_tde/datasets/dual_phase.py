@@ -18,9 +18,7 @@ from typing import Dict, List, Optional
 from mmdet.datasets import LVISV05Dataset, LVISV1Dataset
 from mmdet.registry import DATASETS
 
-from mmdet_tde.fileio import read_json
-
-from .dual_phase_split import check_split_categories, load_split
+from mmdet_tde.fileio import check_split_categories, load_split, read_json
 
 PHASE1_POLICIES = ('ignore', 'drop_images', 'background')
 # 2: the memory carries the id of the prepare run (shared with its initial checkpoint) and the

@@ -30,12 +30,13 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from mmdet_tde.utils.process_group import SingleProcess, least_loaded_owners
+
 from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
 from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_columns, check_results
 from .lvis_matching import match
 from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
-from .process_group import SingleProcess, least_loaded_owners
 
 __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
@@ -154,7 +155,7 @@ def evaluate_lvis(gt: LVISGroundTruth,
     module docstring). ``tide``: also TIDE's error types per frequency group (``errors`` of the
     result; 'bbox' and 'segm' only), on the detections the metric evaluates.
 
-    Shared across processes (``group``, a :class:`.process_group.TorchProcessGroup`), every
+    Shared across processes (``group``, a :class:`~mmdet_tde.utils.TorchProcessGroup`), every
     process passes its share of the results, all detections of an image in one process, and
     ``order``: each detection's position in the whole results list (ties in score are broken
     by it, as one process breaks them by list order). Each process evaluates a share of the

@@ -59,6 +59,7 @@ def test_make_batch_non_square(head_overhead):
         assert sample.gt_instances.masks.masks.shape == (3, 48, 80)
 
 
+@pytest.mark.slow  # times a few training iterations of two detectors
 def test_report_at_tiny_size(head_overhead, tmp_path, monkeypatch):
     """Inference is timed with TDE (the timed training rounds set the head directions first), not
     its no-direction fallback. The table shows the JSON's numbers, each ratio is its medians'
@@ -86,7 +87,6 @@ def test_report_at_tiny_size(head_overhead, tmp_path, monkeypatch):
     assert json.loads(out.with_suffix('.json').read_text()) == json.loads(json.dumps(results))
     assert head_overhead.parse_args([]).out == 'work_dirs/head_overhead.md'
     table = out.read_text()
-    assert '80x64 (width x height)' in table and 'Command: `python ' in table
     assert results['models']['memory'] is None  # GPU memory: CUDA only
     amp = results['classifier_autocast']['bf16']
     sections = {'training iteration': (results['models']['train'], 2),

@@ -1,9 +1,10 @@
 """Dual-phase class split, phase datasets and the phase-I classifier mask."""
 import json
 import math
-import subprocess
+import runpy
 import sys
 from collections import defaultdict
+from unittest import mock
 
 import pytest
 import torch
@@ -12,12 +13,22 @@ from mmengine.config import Config
 
 from mmdet.registry import DATASETS, MODELS
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
 from mmdet_tde.datasets.dual_phase import MEMORY_VERSION
-from mmdet_tde.datasets.dual_phase_split import load_split, make_split, phase2_labels
+from mmdet_tde.fileio import load_split, make_split, phase2_labels
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 SMALL = MiniLVISOptions(seed=5, num_train=200, num_val=10)
 PHASE1_CONFIG = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
+
+
+def split_tool(repo_root, *argv):
+    """tools/dual_phase_split.py run as a script, in this process; its exit status."""
+    with mock.patch.object(sys, 'argv', ['dual_phase_split.py', *argv]):
+        try:
+            runpy.run_path(str(repo_root / 'tools/dual_phase_split.py'), run_name='__main__')
+        except SystemExit as exit_info:
+            return exit_info.code
+    return 0
 
 
 @pytest.fixture(scope='module')
@@ -26,8 +37,7 @@ def data(tmp_path_factory, repo_root):
     make_minilvis(str(root), SMALL, progress=lambda *a: None)
     ann_file = root / 'annotations/minilvis_v1_train.json'
     split_file = root / 'split.json'
-    subprocess.run([sys.executable, str(repo_root / 'tools/dual_phase_split.py'), str(ann_file),
-                    '--out', str(split_file)], check=True, capture_output=True)
+    split_tool(repo_root, str(ann_file), '--out', str(split_file))
     return root, json.loads(ann_file.read_text()), str(split_file)
 
 
@@ -66,14 +76,12 @@ def test_split_file_edited_by_hand_is_refused(data, tmp_path):
 
 def test_split_tool_rejects_bad_input(data, tmp_path, repo_root):
     root, _, _ = data
-    tool = [sys.executable, str(repo_root / 'tools/dual_phase_split.py')]
     val = root / 'annotations/minilvis_v1_val.json'
-    missing = subprocess.run(tool + [str(tmp_path / 'none.json'), '--out', str(tmp_path / 'o')],
-                             capture_output=True, text=True)
-    assert missing.returncode == 1 and 'annotation file not found' in missing.stderr
-    everything = subprocess.run(tool + [str(val), '--out', str(tmp_path / 'o'),
-                                        '--min-images', '100000'], capture_output=True, text=True)
-    assert everything.returncode == 1 and 'phase I with 0' in everything.stderr
+    missing = split_tool(repo_root, str(tmp_path / 'none.json'), '--out', str(tmp_path / 'o'))
+    assert missing.startswith('error: ') and 'annotation file not found' in missing
+    everything = split_tool(repo_root, str(val), '--out', str(tmp_path / 'o'),
+                            '--min-images', '100000')
+    assert everything.startswith('error: ') and 'phase I with 0' in everything
     assert not (tmp_path / 'o').exists()
 
 

@@ -12,13 +12,13 @@ from mmengine.config import Config
 
 from mmdet.registry import DATASETS
 
-from mmdet_tde.apis.dual_phase_checks import (OTHER_MODEL, PHASE1_MODEL, PHASE2_INIT,
-                                              PHASE2_MODEL, UNKNOWN, check_phase1_checkpoint,
-                                              check_phase2_inputs, checkpoint_role, file_sha256,
-                                              recorded_config)
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from mmdet_tde.engine.dual_phase_checks import (OTHER_MODEL, PHASE1_MODEL, PHASE2_INIT,
+                                                PHASE2_MODEL, UNKNOWN, check_phase1_checkpoint,
+                                                check_phase2_inputs, checkpoint_role, file_sha256,
+                                                recorded_config)
 from mmdet_tde.datasets.dual_phase import MEMORY_VERSION, read_memory
-from mmdet_tde.datasets.dual_phase_split import load_split, make_split
+from mmdet_tde.fileio import load_split, make_split
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 PHASE1_CONFIG = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
 CATEGORIES = [dict(id=1, name='a', frequency='f', image_count=50),
@@ -375,7 +375,7 @@ def test_prepare_checks_out_dir_before_loading_anything(tmp_path, repo_root, mon
 
 
 def test_prepare_refuses_a_split_of_other_categories(data, tmp_path):
-    from mmdet_tde.apis.dual_phase_memory import phase1_annotations
+    from mmdet_tde.engine.dual_phase_memory import phase1_annotations
     _, ann_file, annotations, _, _ = data
     other = make_split([dict(c, name=c['name'] + '_x') for c in annotations['categories']])
     with pytest.raises(ValueError, match='made for other categories than those of'):

@@ -19,6 +19,7 @@ def _tool(repo_root, *args):
                           capture_output=True, text=True, cwd=repo_root)
 
 
+@pytest.mark.slow
 def test_eval_lvis_writes_lvis_api_metrics(repo_root, tmp_path):
     gt = make_lvis_annotations(30, 25, version='v0.5', seed=21)
     dets = make_lvis_detections(gt, 'segm', dets_per_image=60, seed=22)
@@ -81,6 +82,7 @@ def _write_case(tmp_path, iou_type='bbox', seed=25):
     return gt, dets
 
 
+@pytest.mark.slow
 def test_eval_lvis_imports_no_model_stack(repo_root, tmp_path):
     """Run as a command, the tool evaluates without torch, mmdet or mmcv (seconds of imports)
     and still gives the LVIS API's numbers."""

@@ -137,6 +137,7 @@ def test_lvis_api_patch_is_local_to_lvis():
     assert lvis.eval.np.cumsum is np.cumsum
 
 
+@pytest.mark.slow
 def test_lvis_api_crashes_under_numpy2_without_the_patch(tmp_path):
     gt = make_lvis_annotations(5, 4, seed=6)
     (tmp_path / 'gt.json').write_text(json.dumps(gt))

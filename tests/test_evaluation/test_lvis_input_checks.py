@@ -354,6 +354,7 @@ def _write_inputs(tmp_path, dets=DETS, gt=GT):
     return str(tmp_path / 'results.json'), str(tmp_path / 'gt.json')
 
 
+@pytest.mark.slow
 def test_tool_swapped_arguments(repo_root, tmp_path):
     results, gt = _write_inputs(tmp_path)
     proc = _tool(repo_root, gt, results)
@@ -362,6 +363,7 @@ def test_tool_swapped_arguments(repo_root, tmp_path):
     assert 'got a JSON list (is it a results file?)' in proc.stderr
 
 
+@pytest.mark.slow
 def test_tool_infinite_polygon_coordinate(repo_root, tmp_path):
     """Used to grow past 1 GB and die with std::bad_alloc."""
     dets = copy.deepcopy(DETS)
@@ -373,6 +375,7 @@ def test_tool_infinite_polygon_coordinate(repo_root, tmp_path):
     assert "results[4]: field 'segmentation' has a polygon coordinate inf" in proc.stderr
 
 
+@pytest.mark.slow
 def test_tool_string_numbers(repo_root, tmp_path):
     dets = copy.deepcopy(DETS)
     dets[5]['bbox'] = [str(v) for v in dets[5]['bbox']]

@@ -9,7 +9,7 @@ import pytest
 from mmdet_tde.evaluation.detection_exchange import shard_by_image
 from mmdet_tde.evaluation.fast_lvis import (count_categories_below, evaluate_lvis,
                                             evaluate_lvis_fixed, load_lvis_annotations)
-from mmdet_tde.evaluation.process_group import run_in_processes
+from mmdet_tde.utils.process_group import run_in_processes
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 NUM_IMAGES = 60
@@ -39,6 +39,7 @@ def gt_dict():
     return make_lvis_annotations(NUM_IMAGES, 80, seed=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('iou_type,evaluate,kwargs,decimals', [
     ('bbox', evaluate_lvis, {}, None),
     ('bbox', evaluate_lvis, dict(max_dets=20), 2),  # per-image cap with tied scores
@@ -73,6 +74,7 @@ def _owners(group, gt_dict, dets):
     return fast_lvis._category_owners(columns, gt, group).tolist()  # by sorted category id
 
 
+@pytest.mark.slow
 def test_categories_split_over_processes_by_work(gt_dict):
     dets = make_lvis_detections(gt_dict, 'bbox', dets_per_image=40, seed=4)
     out = run_processes(_owners, gt_dict, dets)
@@ -96,6 +98,7 @@ def _bad_share(group, gt_dict, dets):
                          order=order)
 
 
+@pytest.mark.slow
 def test_bad_input_in_one_process_fails_every_process(gt_dict):
     dets = make_lvis_detections(gt_dict, 'bbox', dets_per_image=10, seed=4)
     out = run_processes(_bad_share, gt_dict, dets)
@@ -111,6 +114,7 @@ def _count_below(group, gt_dict, dets):
     return count_categories_below(load_lvis_annotations(gt_dict), share, 25, group=group)
 
 
+@pytest.mark.slow
 def test_fixed_ap_shortfall_counts_all_processes(gt_dict):
     dets = make_lvis_detections(gt_dict, 'bbox', dets_per_image=40, seed=4)
     expected = count_categories_below(load_lvis_annotations(gt_dict), dets, 25)
@@ -154,6 +158,7 @@ def _metric_evaluate(group, ann_file, samples, kwargs):
     return metric.evaluate(len(samples))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kwargs', [{}, dict(ap_fixed=True)])
 def test_metric_shared_equals_one_process(gt_dict, tmp_path, kwargs):
     ann_file = tmp_path / 'lvis_val.json'
@@ -177,6 +182,7 @@ def _eval_tool(repo_root, *args):
                           capture_output=True, text=True, cwd=repo_root, timeout=600)
 
 
+@pytest.mark.slow
 def test_eval_tool_nproc_gives_one_process_numbers(repo_root, tmp_path, gt_dict):
     dets = make_lvis_detections(gt_dict, 'segm', dets_per_image=30, score_decimals=2, seed=6)
     (tmp_path / 'gt.json').write_text(json.dumps(gt_dict))
@@ -194,6 +200,7 @@ def test_eval_tool_nproc_gives_one_process_numbers(repo_root, tmp_path, gt_dict)
     assert metrics[2] == metrics[1]
 
 
+@pytest.mark.slow
 def test_eval_tool_nproc_bad_input_fails_cleanly(repo_root, tmp_path, gt_dict):
     dets = make_lvis_detections(gt_dict, 'bbox', dets_per_image=5, seed=6)
     dets[-1]['score'] = 'high'

@@ -13,8 +13,8 @@ from mmengine.structures import InstanceData
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi
 
-from mmdet_tde.datasets import CATEGORIES
-from mmdet_tde.datasets.dual_phase_split import make_split
+from mmdet_tde.fileio import make_split
+from mmdet_tde.testing import CATEGORIES
 from helpers.models import make_batch
 from helpers.reference import ref_graph
 from mmdet_tde.fileio import write_json_atomic

@@ -2,8 +2,8 @@
 
 They also agree to skip an iteration in which only one of them saw a non-finite feature.
 """
-
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -49,6 +49,7 @@ def worker(rank, world_size, port, out):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_rank_gloo_directions_are_identical_and_global():
     world_size = 2
     with mp.Manager() as manager:

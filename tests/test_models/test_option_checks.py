@@ -7,7 +7,7 @@ from mmdet.registry import MODELS
 
 from mmdet_tde.models.layers import CausalNormClassifier
 from mmdet_tde.models.layers.options import check_option
-from mmdet_tde.utils import set_tde_inference
+from mmdet_tde.engine import set_tde_inference
 
 NAN, INF = float('nan'), float('inf')
 C = 5

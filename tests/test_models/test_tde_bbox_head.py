@@ -10,7 +10,7 @@ from helpers.models import (build_model, make_batch, stock_cascade_cfg, stock_ht
                             stock_mask_rcnn_cfg)
 from helpers.reference import ref_bg_exempted, ref_logits, ref_tde, softmax
 from mmdet_tde.models import CausalNormPredictor
-from mmdet_tde.utils import set_tde_inference
+from mmdet_tde.engine import set_tde_inference
 
 C = 5
 

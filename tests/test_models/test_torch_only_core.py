@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from helpers.reference import ref_graph, ref_logit_adjustment, ref_logits, ref_tde
 
@@ -56,6 +57,7 @@ def run_python(code, repo_root):
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_layers_work_with_torch_only(repo_root):
     out = json.loads(run_python(TORCH_ONLY, repo_root))
     assert out['loaded'] == [] and out['version']
@@ -71,6 +73,7 @@ def test_layers_work_with_torch_only(repo_root):
                                                                      1.0, True), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_import_registers_the_plugin_in_mmdet(repo_root):
     """What ``custom_imports=dict(imports=['mmdet_tde'])`` does, in a fresh process."""
     code = '''

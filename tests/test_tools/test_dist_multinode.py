@@ -13,7 +13,7 @@ import torch
 
 from helpers.head_direction_hook import dump_path
 from helpers.ports import free_port
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 pytestmark = pytest.mark.slow
 STAGES = [f'roi_head.bbox_head.{s}.fc_cls.head_direction' for s in range(3)]

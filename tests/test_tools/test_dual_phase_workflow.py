@@ -9,8 +9,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
-from mmdet_tde.datasets.dual_phase_split import load_split
+from helpers.ports import free_port
+from mmdet_tde.fileio import load_split
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 from mmdet_tde.utils import load_checkpoint_file
 
 PHASE1 = 'configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py'
@@ -18,8 +19,8 @@ PHASE2 = 'configs/minilvis/dual_phase/cascade_phase2_r18_minilvis.py'
 pytestmark = pytest.mark.slow
 
 
-def run(cmd, cwd, port):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(port), PYTHON=sys.executable)
+def run(cmd, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()), PYTHON=sys.executable)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -48,20 +49,20 @@ def workflow(tmp_path_factory, repo_root):
                   progress=lambda *a: None)
     split_file = str(root / 'split.json')
     run([sys.executable, 'tools/dual_phase_split.py',
-         data_root + 'annotations/minilvis_v1_train.json', '--out', split_file], repo_root, 0)
+         data_root + 'annotations/minilvis_v1_train.json', '--out', split_file], repo_root)
     phase1 = write_config(repo_root, PHASE1, root / 'phase1.py', data_root, split_file)
     cfg = Config.fromfile(phase1)
     for head in cfg.model.roi_head.bbox_head:
         head.cls_predictor_cfg.split_file = split_file
     cfg.dump(phase1)
     work1 = root / 'phase1'
-    run(['bash', 'tools/dist_train.sh', phase1, '2', '--work-dir', str(work1)], repo_root, 29631)
+    run(['bash', 'tools/dist_train.sh', phase1, '2', '--work-dir', str(work1)], repo_root)
     checkpoint = str(work1 / 'epoch_1.pth')
     one, two = root / 'prepare1', root / 'prepare2'
     run([sys.executable, 'tools/dual_phase_prepare.py', phase1, checkpoint, '--num-exemplars', '3',
-         '--out-dir', str(one)], repo_root, 0)
+         '--out-dir', str(one)], repo_root)
     run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1, checkpoint, '2', '--num-exemplars',
-         '3', '--out-dir', str(two)], repo_root, 29632)
+         '3', '--out-dir', str(two)], repo_root)
     phase2 = write_config(
         repo_root, PHASE2, root / 'phase2.py', data_root, split_file,
         load_from=str(two / 'dual_phase_phase2_init.pth'),
@@ -71,10 +72,9 @@ def workflow(tmp_path_factory, repo_root):
     cfg.train_dataloader.dataset.memory_file = str(two / 'dual_phase_memory.json')
     cfg.dump(phase2)
     work2 = root / 'phase2'
-    train2 = run(['bash', 'tools/dist_train.sh', phase2, '2', '--work-dir', str(work2)],
-                 repo_root, 29633)
+    train2 = run(['bash', 'tools/dist_train.sh', phase2, '2', '--work-dir', str(work2)], repo_root)
     test = run(['bash', 'tools/dist_test.sh', phase2, str(work2 / 'epoch_1.pth'), '2',
-                '--work-dir', str(root / 'test')], repo_root, 29634)
+                '--work-dir', str(root / 'test')], repo_root)
     return dict(root=root, split=load_split(split_file), one=one, two=two, checkpoint=checkpoint,
                 train2=train2.stdout + train2.stderr, test=test.stdout + test.stderr,
                 data_root=data_root)
@@ -101,7 +101,7 @@ def test_memory_is_the_same_for_one_and_two_processes(workflow):
 
 
 def test_phase2_init_reinitialises_only_phase2_rows(workflow):
-    from mmdet_tde.datasets.dual_phase_split import phase2_labels
+    from mmdet_tde.fileio import phase2_labels
     phase1 = load_checkpoint_file(workflow['checkpoint'])['state_dict']
     init = load_checkpoint_file(str(workflow['two'] / 'dual_phase_phase2_init.pth'))
     assert init['meta']['dual_phase']['split_digest'] == workflow['split']['digest']

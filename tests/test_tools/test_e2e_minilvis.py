@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
+from helpers.ports import free_port
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 pytestmark = pytest.mark.slow
 CONFIG = 'configs/minilvis/cascade_tde_r18_minilvis.py'
 
 
-def run(cmd, cwd, timeout=900, port='29700'):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=port, PYTHON=sys.executable)
+def run(cmd, cwd, timeout=900):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()), PYTHON=sys.executable)
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
     return proc.stdout + proc.stderr

@@ -11,6 +11,8 @@ import pytest
 
 from helpers.ports import free_port
 
+pytestmark = pytest.mark.slow
+
 # A rank that records its pid, then works for longer than the test waits.
 RANK = """
 import os

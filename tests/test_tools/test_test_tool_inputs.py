@@ -13,8 +13,8 @@ from mmengine.config import Config
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.datasets import MiniLVISOptions, make_minilvis
-from mmdet_tde.utils import check_head_directions
+from mmdet_tde.engine import check_head_directions
+from mmdet_tde.testing import MiniLVISOptions, make_minilvis
 
 TDE_CONFIG = 'configs/minilvis/cascade_tde_r18_minilvis.py'
 BASELINE_CONFIG = 'configs/minilvis/cascade_baseline_r18_minilvis.py'

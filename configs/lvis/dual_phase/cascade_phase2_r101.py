@@ -8,7 +8,7 @@
 #   tools/dist_train.sh configs/lvis/dual_phase/cascade_phase2_r101.py 8
 #   tools/dist_test.sh configs/lvis/dual_phase/cascade_phase2_r101.py \
 #       work_dirs/cascade_phase2_r101/epoch_20.pth 8
-_base_ = './cascade_phase1_r101.py'
+_base_ = ['./cascade_phase1_r101.py', '../../_base_/dual_phase/phase2.py']
 
 # The phase-I run this one continues, by its config's name: tools/train.py writes it to
 # work_dirs/<name>/, where tools/dist_dual_phase_prepare.sh adds the memory and the initial
@@ -24,18 +24,8 @@ model = dict(
     # (the base's value already; written out, as DualPhaseCascadeRCNN requires it)
     backbone=dict(norm_eval=True),
     roi_head=dict(
-        type='DualPhaseCascadeRoIHead',
+        _base_.dual_phase_roi_head,  # the losses: configs/_base_/dual_phase/phase2.py
         split_file=_base_.dual_phase_split,
-        # DualPhaseRoIHeadMixin's defaults, written out (docs/dual_phase.md explains each)
-        graph_loss_weight=None,  # None: lambda = sqrt(C1 / C2), read from the split
-        graph_reduction='mean',
-        graph_loss_form='graph',  # 'distill': per-box 1 - cos, the control
-        graph_temperature=1.0,  # 1.0 and False: the paper's literal Eq. 6-7
-        graph_normalize=False,
-        intra_loss_weight=1.0,
-        margin=0.5,
-        num_negatives=2,
-        intra_scores='head',  # the head's own scores ('cosine': cosines with the weight rows)
         # every column again; the phase-II rows start from the prepared initial weights
         bbox_head=[
             dict(head, cls_predictor_cfg=dict(type='Linear'))

@@ -1,13 +1,14 @@
 # mini-LVIS, dual-phase training, phase II: all categories, trained on the images that hold an
 # exemplar of the memory or a phase-II (rare) object, from the phase-I weights, with the frozen
 # phase-I model as teacher for the graph-matching loss and the intra-class margin loss added to
-# every box stage. Everything phase II changes in the phase-I config is written out below.
+# every box stage. What phase II changes in the phase-I config is written out below and in its
+# RoI head base, configs/_base_/dual_phase/phase2.py.
 # Workflow (README, "Dual-phase training"):
 #   tools/dist_train.sh configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py 2
 #   tools/dist_dual_phase_prepare.sh configs/minilvis/dual_phase/cascade_phase1_r18_minilvis.py \
 #       work_dirs/cascade_phase1_r18_minilvis/epoch_4.pth 2
 #   tools/dist_train.sh configs/minilvis/dual_phase/cascade_phase2_r18_minilvis.py 2
-_base_ = './cascade_phase1_r18_minilvis.py'
+_base_ = ['./cascade_phase1_r18_minilvis.py', '../../_base_/dual_phase/phase2.py']
 
 # The phase-I run this one continues, by its config's name: tools/train.py writes it to
 # work_dirs/<name>/, where tools/dist_dual_phase_prepare.sh adds the memory and the initial
@@ -23,18 +24,8 @@ model = dict(
     # with the same weights, the two compute the same features at the first phase-II step
     backbone=dict(norm_eval=True),
     roi_head=dict(
-        type='DualPhaseCascadeRoIHead',
+        _base_.dual_phase_roi_head,  # the losses: configs/_base_/dual_phase/phase2.py
         split_file=_base_.dual_phase_split,
-        # DualPhaseRoIHeadMixin's defaults, written out (docs/dual_phase.md explains each)
-        graph_loss_weight=None,  # None: lambda = sqrt(C1 / C2), read from the split
-        graph_reduction='mean',
-        graph_loss_form='graph',  # 'distill': per-box 1 - cos, the control
-        graph_temperature=1.0,  # 1.0 and False: the paper's literal Eq. 6-7
-        graph_normalize=False,
-        intra_loss_weight=1.0,
-        margin=0.5,
-        num_negatives=2,
-        intra_scores='head',  # the head's own scores ('cosine': cosines with the weight rows)
         # every column again; the phase-II rows start from the prepared initial weights
         bbox_head=[
             dict(head, cls_predictor_cfg=dict(type='Linear'))

@@ -10,13 +10,14 @@ from mmengine.logging import MMLogger
 
 from mmdet.evaluation.metrics import LVISMetric
 from mmdet.registry import METRICS
+from mmdet_tde.utils.process_group import SingleProcess, TorchProcessGroup
+
 from ..fast_lvis import (FIXED_METRIC_NAMES, IOU_TYPES, MAX_DETS_PER_CATEGORY, METRIC_NAMES,
                          count_categories_below, evaluate_lvis, evaluate_lvis_fixed,
                          load_lvis_annotations)
 from ..lvis_report import (category_table, error_tables, frequency_table, save_report,
                            summary_table)
 from ..lvis_tide import TIDE_IOU_TYPES
-from ..process_group import SingleProcess, TorchProcessGroup
 
 
 @METRICS.register_module()
@@ -151,9 +152,9 @@ class FastLVISMetric(LVISMetric):
 
         Each process keeps its own predictions (none travel through a shared folder) and
         evaluates a share of the categories; detections go to the process of their category
-        through torch.distributed (:mod:`..process_group`) and rank 0 assembles the metrics,
-        equal to one process's. Only results files (``outfile_prefix``) need every prediction
-        on rank 0.
+        through torch.distributed (:mod:`mmdet_tde.utils.process_group`) and rank 0 assembles
+        the metrics, equal to one process's. Only results files (``outfile_prefix``) need every
+        prediction on rank 0.
         """
         if get_world_size() == 1 or self.format_only:
             return super().evaluate(size)

@@ -20,6 +20,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet.models.detectors import CascadeRCNN, MaskRCNN
 from mmdet.registry import MODELS
+from mmdet_tde.utils import load_checkpoint_file
 
 
 class DualPhaseTeacherMixin:
@@ -63,8 +64,6 @@ class DualPhaseTeacherMixin:
                 raise FileNotFoundError(
                     f'teacher_checkpoint not found: {self.teacher_checkpoint} (the phase-I '
                     'checkpoint; train phase I first)')
-            # Imported here: mmdet_tde.utils imports the models package this module is part of.
-            from mmdet_tde.utils.checkpoint import load_checkpoint_file
             checkpoint = load_checkpoint_file(self.teacher_checkpoint, map_location='cpu')
             teacher.load_state_dict(checkpoint.get('state_dict', checkpoint), strict=True)
             self._teacher_loaded = True

@@ -19,7 +19,7 @@ from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi, get_box_tensor
 
-from mmdet_tde.datasets.dual_phase_split import load_split
+from mmdet_tde.fileio import load_split
 from mmdet_tde.models.layers.causal_norm import CausalNormClassifier
 from mmdet_tde.models.layers.dual_phase import (check_graph_options, feature_distillation_loss,
                                                 graph_matching_loss, intra_margin_loss)

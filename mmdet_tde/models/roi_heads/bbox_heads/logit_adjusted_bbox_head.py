@@ -13,7 +13,7 @@ from mmdet.models.roi_heads.bbox_heads import (ConvFCBBoxHead, Shared2FCBBoxHead
 from mmdet.registry import MODELS
 from mmdet.utils import InstanceList
 
-from mmdet_tde.datasets.class_counts import load_class_counts
+from mmdet_tde.fileio import load_class_counts
 from mmdet_tde.models.layers import log_class_prior, logit_adjusted_scores
 from mmdet_tde.models.layers.options import check_number, check_option
 
@@ -40,7 +40,7 @@ class LogitAdjustedBBoxHeadMixin:
             True: the background keeps its probability, see :func:`posthoc_logit_adjustment`)
             and ``class_counts``: training instances per class in label order, or
             ``dict(ann_file=..., source='instance_count' | 'annotations', classes=None)`` for
-            :func:`~mmdet_tde.datasets.load_class_counts`.
+            :func:`~mmdet_tde.fileio.load_class_counts`.
     """
 
     def __init__(self, *args, logit_adjustment: dict, **kwargs):

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.datasets.dual_phase_split import load_split, phase2_labels
+from mmdet_tde.fileio import load_split, phase2_labels
 
 from .causal_norm_predictor import CausalNormPredictor
 

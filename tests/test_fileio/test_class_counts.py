@@ -5,7 +5,7 @@ import pytest
 
 from mmdet.datasets import LVISV1Dataset
 
-from mmdet_tde.datasets import load_class_counts
+from mmdet_tde.fileio import load_class_counts
 
 # Categories deliberately not in id order: mmdet's label i is the file's i-th category.
 CATEGORIES = [dict(id=7, name='kite', instance_count=3, frequency='c'),

@@ -10,7 +10,7 @@ from pycocotools import mask as mask_utils
 
 from mmdet.registry import DATASETS
 
-from mmdet_tde.datasets import CLASSES, MiniLVISOptions, make_minilvis
+from mmdet_tde.testing import CLASSES, MiniLVISOptions, make_minilvis
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = MiniLVISOptions(seed=7, num_train=160, num_val=20)

@@ -1,6 +1,5 @@
-"""TDE box heads in mmdet configs: the head swap of the mini-LVIS configs (the LVIS ones write
-the heads out, configs/_base_/models/tde_*.py), and changing the inference settings of a config's
-TDE heads without retraining (``tools/test.py``)."""
+"""TDE box heads in mmdet configs: changing the inference settings of a config's TDE heads
+without retraining (``tools/test.py``), and refusing a checkpoint that never trained them."""
 import inspect
 from typing import Optional
 
@@ -30,28 +29,6 @@ def default_predictor_cfg() -> dict:
                             for name, p in inspect.signature(cls.__init__).parameters.items()
                             if p.default is not p.empty)
     return dict(type=CausalNormPredictor.__name__, **defaults)
-
-
-def tde_bbox_heads(bbox_head, **predictor):
-    """A box head config, or a cascade's list of them, as TDE heads with ``predictor`` options.
-
-    mmdet's ConvFC heads become their TDE namesakes with :func:`default_predictor_cfg`; TDE heads
-    keep their predictor config. Either way ``predictor`` updates it, e.g. ``use_tde=False``.
-    A config imports this after its ``_base_`` line: mmengine reads a config that starts with an
-    import as a new-style (lazy-import) config, which cannot inherit the shipped ones.
-    """
-    if isinstance(bbox_head, (list, tuple)):
-        return [tde_bbox_heads(head, **predictor) for head in bbox_head]
-    head_type = bbox_head['type']
-    if head_type in TDE_HEAD_TYPES:
-        base = bbox_head.get('cls_predictor_cfg', default_predictor_cfg())
-    elif head_type in TDE_HEAD_OF:
-        base = default_predictor_cfg()
-    else:
-        raise ValueError(f'no TDE box head replaces {head_type!r}; supported: '
-                         f'{sorted(TDE_HEAD_OF)} and their TDE heads')
-    return dict(bbox_head, type=TDE_HEAD_OF.get(head_type, head_type),
-                cls_predictor_cfg=dict(base, **predictor))
 
 
 def _tde_heads(node):

@@ -2,8 +2,8 @@
 and a value given twice is refused (issue 31)."""
 import pytest
 
-from mmdet_tde.apis.alpha_sweep import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, _outfile_prefix,
-                                        check_distinct, value_label)
+from mmdet_tde.engine.alpha_sweep import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, _outfile_prefix,
+                                          check_distinct, value_label)
 
 
 @pytest.mark.parametrize('value, label', [(0.0, '0'), (-0.0, '0'), (1, '1'), (1.5, '1.5'),

@@ -2,7 +2,7 @@
 import csv
 import json
 
-from mmdet_tde.apis.alpha_sweep import _evaluator_cfg_for, sweep_ap_change
+from mmdet_tde.engine.alpha_sweep import _evaluator_cfg_for, sweep_ap_change
 
 # Per alpha: summary AP of (bbox, segm) and every category's (bbox, segm) AP, categories 1-3.
 SWEEP = {

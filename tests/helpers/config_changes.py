@@ -1,14 +1,34 @@
-"""The dual-phase changes to a Cascade Mask R-CNN config, stated once as functions.
+"""The changes the shipped configs write out, made here by functions from mmdet's heads and the
+signatures of ours: the references the config tests compare the written-out configs with.
 
-Phase I and phase II change the same keys of whichever detector config they start from. The
-shipped configs (configs/lvis/dual_phase/, configs/minilvis/dual_phase/) write these changes out
-so that a reader sees the model; tests/test_dual_phase_configs.py checks that each of them
-resolves to what these functions make of its detector config. The phase-II loss
-hyper-parameters are the RoI head's defaults, read from its signature (their one home).
+The TDE heads are mmdet's ConvFC heads with the causal-norm predictor at its defaults. Phase I
+and phase II of dual-phase training change the same keys of whichever detector config they
+start from; the phase-II loss hyper-parameters are the RoI head's defaults.
 """
 import inspect
 
+from mmdet_tde.engine.tde_config import TDE_HEAD_OF, TDE_HEAD_TYPES, default_predictor_cfg
 from mmdet_tde.models.roi_heads import DualPhaseCascadeRoIHead, DualPhaseRoIHeadMixin
+
+
+def tde_bbox_heads(bbox_head, **predictor):
+    """A box head config, or a cascade's list of them, as TDE heads with ``predictor`` options.
+
+    mmdet's ConvFC heads become their TDE namesakes with :func:`default_predictor_cfg`; TDE heads
+    keep their predictor config. Either way ``predictor`` updates it, e.g. ``use_tde=False``.
+    """
+    if isinstance(bbox_head, (list, tuple)):
+        return [tde_bbox_heads(head, **predictor) for head in bbox_head]
+    head_type = bbox_head['type']
+    if head_type in TDE_HEAD_TYPES:
+        base = bbox_head.get('cls_predictor_cfg', default_predictor_cfg())
+    elif head_type in TDE_HEAD_OF:
+        base = default_predictor_cfg()
+    else:
+        raise ValueError(f'no TDE box head replaces {head_type!r}; supported: '
+                         f'{sorted(TDE_HEAD_OF)} and their TDE heads')
+    return dict(bbox_head, type=TDE_HEAD_OF.get(head_type, head_type),
+                cls_predictor_cfg=dict(base, **predictor))
 
 
 def phase1_model(model, split_file: str, ignore_iof_thr: float) -> dict:

@@ -17,7 +17,7 @@ import numbers
 import os
 from typing import Optional, Sequence
 
-from mmdet_tde.fileio import read_json
+from .atomic import read_json
 
 SPLIT_VERSION = 1
 FREQUENCIES = ('f', 'c', 'r')  # LVIS's frequent / common / rare groups

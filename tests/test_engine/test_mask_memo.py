@@ -5,7 +5,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from helpers.models import build_model, make_batch, stock_cascade_cfg
-from mmdet_tde.apis.alpha_sweep import MaskMemo
+from mmdet_tde.engine.alpha_sweep import MaskMemo
 
 C = 5
 

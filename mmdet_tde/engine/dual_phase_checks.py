@@ -13,7 +13,7 @@ import os.path as osp
 from typing import Optional
 
 from mmdet_tde.datasets.dual_phase import read_memory
-from mmdet_tde.datasets.dual_phase_split import load_split
+from mmdet_tde.fileio import load_split
 from mmdet_tde.utils.checkpoint import load_checkpoint_file
 
 PHASE2_INIT = 'a phase-II initial checkpoint (written by tools/dual_phase_prepare.py)'

@@ -8,8 +8,8 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 
 from helpers.models import stock_htc_cfg, stock_mask_rcnn_cfg
-from mmdet_tde.datasets import CLASSES
-from mmdet_tde.utils import set_logit_adjustment, set_tde_inference
+from mmdet_tde.engine import set_logit_adjustment, set_tde_inference
+from mmdet_tde.testing import CLASSES
 
 BASELINE = 'configs/minilvis/cascade_baseline_r18_minilvis.py'
 TDE = 'configs/minilvis/cascade_tde_r18_minilvis.py'

@@ -2,7 +2,7 @@
 import torch
 
 from helpers.models import build_model, make_batch, stock_htc_cfg
-from mmdet_tde.apis import AlphaSweep
+from mmdet_tde.engine import AlphaSweep
 
 C = 5
 

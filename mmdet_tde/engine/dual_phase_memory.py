@@ -21,11 +21,10 @@ from mmdet.registry import DATASETS, MODELS
 from mmdet.structures.bbox import bbox2roi
 
 from mmdet_tde.datasets.dual_phase import MEMORY_VERSION
-from mmdet_tde.datasets.dual_phase_split import check_split_categories
-from mmdet_tde.evaluation.process_group import SingleProcess, least_loaded_owners
-from mmdet_tde.fileio import atomic_path
+from mmdet_tde.fileio import atomic_path, check_split_categories
 from mmdet_tde.models.layers import select_exemplars
 from mmdet_tde.models.roi_heads.dual_phase_roi_head import box_classifier_features
+from mmdet_tde.utils import SingleProcess, least_loaded_owners
 
 
 def valid_box(ann: dict, image: dict) -> bool:
@@ -141,7 +140,7 @@ def build_memory(boxes: BoxFeatures, num_exemplars: int, split: dict,
                  group=None) -> Optional[dict]:
     """Pick each phase-I category's exemplars (Eq. 2-5) from all its boxes.
 
-    Shared across processes (``group``, an :class:`~mmdet_tde.evaluation.process_group.
+    Shared across processes (``group``, an :class:`~mmdet_tde.utils.process_group.
     TorchProcessGroup`), each process passes the boxes of its images; each category's boxes
     then travel to the one process that picks its exemplars, so that no process holds all the
     features (about 5 GB on LVIS v1). Rank 0 returns the memory, the others None.

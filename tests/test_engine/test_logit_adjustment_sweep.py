@@ -9,8 +9,7 @@ from mmengine.config import Config
 from mmdet.registry import MODELS
 
 from helpers.models import build_model, make_batch, stock_cascade_cfg, stock_mask_rcnn_cfg
-from mmdet_tde.apis import LogitAdjustmentSweep
-from mmdet_tde.utils import set_logit_adjustment
+from mmdet_tde.engine import LogitAdjustmentSweep, set_logit_adjustment
 
 C = 5
 COUNTS = [3000, 400, 50, 6, 1]

@@ -4,7 +4,7 @@ from typing import Optional
 
 from mmengine.config import Config
 
-from mmdet_tde.datasets.class_counts import load_class_counts
+from mmdet_tde.fileio import load_class_counts
 from mmdet_tde.models.layers.options import check_number, check_option
 from mmdet_tde.models.roi_heads.bbox_heads import LOGIT_ADJUSTED_HEAD_OF
 

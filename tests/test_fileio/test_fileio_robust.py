@@ -30,6 +30,7 @@ def test_sigterm_during_a_write_removes_the_temporary(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.slow
 def test_the_next_write_removes_what_a_sigkill_left(tmp_path):
     target = tmp_path / 'dual_phase_phase2_init.pth'
     stale = tmp_path / f'.dual_phase_phase2_init.tmp{dead_pid()}-0123abcd.pth'

@@ -8,11 +8,11 @@ import pytest
 
 from mmdet.registry import DATASETS
 
-import mmdet_tde.apis.dual_phase_memory as dual_phase_memory
-from mmdet_tde.apis.dual_phase_memory import BoxFeatures, build_memory, phase1_annotations
-from mmdet_tde.datasets.dual_phase_split import make_split
-from mmdet_tde.evaluation.process_group import least_loaded_owners, run_in_processes
+import mmdet_tde.engine.dual_phase_memory as dual_phase_memory
+from mmdet_tde.engine.dual_phase_memory import BoxFeatures, build_memory, phase1_annotations
+from mmdet_tde.fileio import make_split
 from mmdet_tde.testing import make_lvis_annotations
+from mmdet_tde.utils import least_loaded_owners, run_in_processes
 from helpers.reference import ref_select
 
 # Category id -> number of boxes; 5 has none, 9 is not a phase-I category of the split.
@@ -72,6 +72,7 @@ def _build_shared(group, boxes, shard_of_row):
     return memory, picked_from
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('world_size', [2, 3])
 def test_shared_equals_one_process(boxes, world_size):
     n = len(boxes.ann_ids)
