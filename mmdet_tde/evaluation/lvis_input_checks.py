@@ -186,13 +186,7 @@ def check_columns(dets: dict, gt, iou_type: str) -> dict:
         if boxes.shape != (num, 4):
             raise ValueError(f"detection column 'bbox' must be ({num}, 4) [x, y, width, "
                              f'height], got shape {boxes.shape}')
-        for bad, reason in ((~np.isfinite(boxes).all(axis=1), 'allowed: finite numbers'),
-                            ((boxes[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
-            bad = np.flatnonzero(bad)
-            if bad.size:
-                raise ValueError(f"detections[{bad[0]}]: field 'bbox' is {boxes[bad[0]].tolist()}"
-                                 f'; {reason} ({bad.size} entries affected)')
-        columns['bbox'] = boxes
+        columns['bbox'] = _check_box_values(boxes, lambda k: f'detections[{k}]')
     columns['segmentation'] = None
     if masks:
         segms = list(dets['segmentation'])
@@ -301,12 +295,18 @@ def _check_boxes(boxes, items, what: str) -> np.ndarray:
     _first(items, what, 'bbox', lengths != 4, allowed)
     # Flat, as nested lists convert about twice as slowly.
     arr = np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
+    return _check_box_values(arr, lambda k: _entry(items, what, k))
+
+
+def _check_box_values(arr: np.ndarray, entry: Callable[[int], str]) -> np.ndarray:
+    """(N, 4) boxes with finite numbers and width and height >= 0, else an error naming
+    ``entry(k)`` of the first bad one; returns ``arr``."""
     for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
                         ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
         bad = np.flatnonzero(bad)
         if bad.size:
-            raise ValueError(f"{_entry(items, what, int(bad[0]))}: field 'bbox' is "
-                             f'{arr[bad[0]].tolist()}; {reason} ({bad.size} entries affected)')
+            raise ValueError(f"{entry(int(bad[0]))}: field 'bbox' is {arr[bad[0]].tolist()}; "
+                             f'{reason} ({bad.size} entries affected)')
     return arr
 
 
