@@ -9,7 +9,10 @@ Prints a table of box / mask AP, APr, APc, APf per alpha, the mean cos(x, d_hat)
 (the authors' rule of thumb: choose alpha so that alpha * mean cos is about 1), and the cost of
 each alpha after the first relative to one full test pass (the first alpha's); writes JSON and a
 PNG plot to the work dir, and each category's AP change from alpha 0 to the best alpha (CSV, PNG).
-The tau sweep writes the same (``logit_adjust_sweep.*``, ``tau_T/``), without the cosines.
+With --tide, also TIDE's error types per frequency group at each alpha (tables in the log,
+``alpha_sweep_errors.{csv,png}``): whether rare categories gain by fewer confusions with frequent
+ones or pay with new background errors. The tau sweep writes the same (``logit_adjust_sweep.*``,
+``tau_T/``), without the cosines.
 """
 import argparse
 import os.path as osp
@@ -19,8 +22,8 @@ from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from mmdet_tde.engine import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, run_alpha_sweep,
-                              run_logit_adjustment_sweep, sweep_ap_change)
+from mmdet_tde.engine import (LOGIT_ADJUSTMENT_TAU, TDE_ALPHA, enable_tide, run_alpha_sweep,
+                              run_logit_adjustment_sweep, sweep_ap_change, sweep_errors)
 from mmdet_tde.engine.alpha_sweep import check_distinct, value_label
 from mmdet_tde.fileio import atomic_path, check_output_path, write_json_atomic
 from mmdet_tde.engine import (add_logit_adjustment_args, alpha_arg, apply_logit_adjustment_args,
@@ -43,6 +46,9 @@ def parse_args():
         parser, '--logit-adjust-taus', nargs='+',
         tau_help='sweep these taus >= 0 of post-hoc logit adjustment instead of alphas (0: none); '
         'TDE heads then infer without TDE')
+    parser.add_argument('--tide', action='store_true',
+                        help="also TIDE's error types per frequency group at each value (needs "
+                        'a FastLVISMetric test evaluator)')
     parser.add_argument('--work-dir', help='where the JSON, the plot and per-alpha reports go')
     parser.add_argument('--unsafe-load', action='store_true',
                         help='fully unpickle the checkpoint, which can run code stored in it: '
@@ -122,10 +128,13 @@ def main():
     if setting is LOGIT_ADJUSTMENT_TAU:
         # the sweep passes each tau to the head; the config records the first
         apply_logit_adjustment_args(cfg, args, args.logit_adjust_taus[0])
+    if args.tide:
+        enable_tide(cfg.test_evaluator)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
-    for stem_ext in ('.json', '.png'):  # before the pass over the test set, not after it
-        check_output_path(osp.join(runner.work_dir, setting.stem + stem_ext), 'sweep output')
+    outputs = ('.json', '.png') + (('_errors.csv', '_errors.png') if args.tide else ())
+    for suffix in outputs:  # before the pass over the test set, not after it
+        check_output_path(osp.join(runner.work_dir, setting.stem + suffix), 'sweep output')
     with checkpoint_loading(unsafe=args.unsafe_load):
         runner.load_checkpoint(args.checkpoint, map_location='cpu')
     # (the alpha sweep refuses such a checkpoint in any case: TDE needs the direction)
@@ -153,6 +162,8 @@ def main():
                              zip(result[f'{name}s'][1:], result[f'extra_{name}_cost_ratio'])))
     logger.info('\n'.join(lines))
     result['ap_change'] = sweep_ap_change(runner.work_dir, result[f'{name}s'], setting=setting)
+    if args.tide:
+        result['errors'] = sweep_errors(runner.work_dir, result[f'{name}s'], setting)
     json_path = osp.join(runner.work_dir, f'{setting.stem}.json')
     write_json_atomic(result, json_path, indent=2, default=float)
     png_path = osp.join(runner.work_dir, f'{setting.stem}.png')

@@ -330,6 +330,23 @@ def _evaluator_cfg_for(cfg, value: float, work_dir: str, setting: SweptSetting =
     return cfg
 
 
+def read_sweep_reports(work_dir: str, values: Sequence[float],
+                       setting: SweptSetting = TDE_ALPHA) -> Optional[tuple]:
+    """``(iou_type, {value: LVIS report})`` of the sweep's per-value reports: masks' where every
+    value has one, else boxes'; None where some value has neither (a metric other than
+    FastLVISMetric, or ``report=False``)."""
+    for iou_type in ('segm', 'bbox'):
+        paths = {v: f'{_outfile_prefix(work_dir, v, setting)}.{iou_type}_report.json'
+                 for v in sorted(set(values))}
+        if all(map(osp.isfile, paths.values())):
+            reports = {}
+            for value, path in paths.items():
+                with open(path) as f:
+                    reports[value] = json.load(f)
+            return iou_type, reports
+    return None
+
+
 def sweep_ap_change(work_dir: str, values: Sequence[float], num: int = 10,
                     setting: SweptSetting = TDE_ALPHA) -> Optional[dict]:
     """Per-category AP change from the value 0 (TDE off) to the best value, from the sweep's
@@ -345,18 +362,13 @@ def sweep_ap_change(work_dir: str, values: Sequence[float], num: int = 10,
     logger = MMLogger.get_current_instance()
     name = setting.name
     values = sorted(set(values))
-    paths = {t: {v: f'{_outfile_prefix(work_dir, v, setting)}.{t}_report.json' for v in values}
-             for t in ('segm', 'bbox')}
-    iou_type = next((t for t in paths if all(map(osp.isfile, paths[t].values()))), None)
-    if iou_type is None:
+    found = read_sweep_reports(work_dir, values, setting)
+    if found is None:
         logger.warning('no per-category AP change: the sweep wrote no LVIS report at some '
-                       f'{name} ({paths["bbox"][values[0]]} and the like; FastLVISMetric writes '
-                       'them unless report=False)')
+                       f'{name} ({_outfile_prefix(work_dir, values[0], setting)}.bbox_report.json '
+                       'and the like; FastLVISMetric writes them unless report=False)')
         return None
-    reports = {}
-    for value, path in paths[iou_type].items():
-        with open(path) as f:
-            reports[value] = json.load(f)
+    iou_type, reports = found
     reference = 0.0 if 0 in values else values[0]
     best = max(values, key=lambda v: reports[v]['summary']['AP'])  # ties: the smaller
     rows = category_ap_change(reports[reference], reports[best])

@@ -313,8 +313,9 @@ def _collect(gt, cat_ids, precision, recall, iou_type, num_dets, protocol) -> LV
     for idx, cat_id in enumerate(cat_ids):
         groups[gt.cats[cat_id]['frequency']].append(idx)
     names = dict(zip(METRIC_NAMES, FIXED_METRIC_NAMES if protocol == 'fixed' else METRIC_NAMES))
-    by_group = {freq: _metrics(precision, recall, idx) for freq, idx in groups.items()}
-    summary = _metrics(precision, recall, slice(None))
+    sums, counts = _sums_and_counts(precision, recall)
+    by_group = {freq: _means(sums, counts, idx) for freq, idx in groups.items()}
+    summary = _means(sums, counts, slice(None))
     summary.update((f'AP{freq}', metrics['AP']) for freq, metrics in by_group.items())
     summary = {names[name]: summary[name] for name in METRIC_NAMES}
 
@@ -325,7 +326,9 @@ def _collect(gt, cat_ids, precision, recall, iou_type, num_dets, protocol) -> LV
              instance_count=gt.cats[cat_id].get('instance_count'), num_gt=gt.num_gt[cat_id],
              num_dets=num_dets[idx]) for idx, cat_id in enumerate(cat_ids)
     ]
-    cat_metrics = _metrics(precision, recall, slice(None), per_category=True)
+    cat_metrics = {name: np.where(counts[name] > 0,
+                                  sums[name] / np.maximum(counts[name], 1), -1.0)
+                   for name in sums}
     for name, values in cat_metrics.items():
         for row, value in zip(per_category, values.tolist()):
             row[names[name]] = value
@@ -337,31 +340,33 @@ def _collect(gt, cat_ids, precision, recall, iou_type, num_dets, protocol) -> LV
     return LVISEvalResult(iou_type, summary, per_category, per_frequency, protocol)
 
 
-def _metrics(precision, recall, cats, per_category=False) -> Dict:
-    """LVIS's summary numbers (LVISEval._summarize) over the categories ``cats``: over all of
-    them, or an array of every category's own (the same numbers up to float rounding)."""
+def _sums_and_counts(precision, recall):
+    """For each of LVIS's summary numbers (LVISEval._summarize), every category's sum and
+    number of defined (> -1) entries: one pass over the arrays, after which the mean over any
+    set of categories is a ratio of sums (equal to the LVIS API's mean up to float
+    rounding)."""
     iou50, iou75 = (np.flatnonzero(IOU_THRS == thr) for thr in (0.5, 0.75))
-
-    def mean(values):  # categories on the last axis
-        values = values[..., cats]
-        if not per_category:
-            return _mean_valid(values)
+    arrays = dict(AP=precision[:, :, :, 0], AP50=precision[iou50][:, :, :, 0],
+                  AP75=precision[iou75][:, :, :, 0])
+    for area_idx, area in enumerate(AREA_RANGES[1:], start=1):
+        arrays[f'AP{area[0]}'] = precision[:, :, :, area_idx]
+    arrays['AR@300'] = recall[:, :, 0]
+    sums, counts = {}, {}
+    for name, values in arrays.items():  # categories on the last axis
         values = values.reshape(-1, values.shape[-1])
         valid = values > -1
-        count = valid.sum(0)
-        return np.where(count > 0, np.where(valid, values, 0).sum(0) / np.maximum(count, 1), -1.)
-
-    metrics = dict(AP=mean(precision[:, :, :, 0]), AP50=mean(precision[iou50][:, :, :, 0]),
-                   AP75=mean(precision[iou75][:, :, :, 0]))
-    for area_idx, area in enumerate(AREA_RANGES[1:], start=1):
-        metrics[f'AP{area[0]}'] = mean(precision[:, :, :, area_idx])
-    metrics['AR@300'] = mean(recall[:, :, 0])
-    return metrics
+        counts[name] = valid.sum(0)
+        sums[name] = np.where(valid, values, 0.0).sum(0)
+    return sums, counts
 
 
-def _mean_valid(values: np.ndarray) -> float:
-    """Mean of the defined (> -1) entries, -1 when there are none, as the LVIS API reports."""
-    valid = values[values > -1]
-    return float(np.mean(valid)) if valid.size else -1.0
+def _means(sums, counts, cats) -> Dict[str, float]:
+    """Each summary number over the categories ``cats`` (indices or a slice): the mean of
+    their defined entries, -1 when there are none, as the LVIS API reports."""
+    means = {}
+    for name in sums:
+        count = int(counts[name][cats].sum())
+        means[name] = float(sums[name][cats].sum() / count) if count else -1.0
+    return means
 
 

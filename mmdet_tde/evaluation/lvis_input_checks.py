@@ -19,8 +19,9 @@ FREQUENCIES = ('r', 'c', 'f')
 _MISSING = object()
 _INT_TYPES = (int, np.integer)
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
-# Compressed RLE counts decoded per batch of this many characters (bounds the memory used).
-_RLE_CHARS_PER_BATCH = 1 << 22
+# Compressed RLE counts decoded per batch of this many characters: a batch's arrays stay in
+# the CPU's cache and in reused memory (batches of 4M characters decoded ~3x slower here).
+_RLE_CHARS_PER_BATCH = 1 << 18
 # One run of a compressed count takes at most this many characters (5 bits each): 60 bits,
 # far more than any mask needs and still exact in int64.
 _RLE_MAX_CHARS_PER_RUN = 12

@@ -14,6 +14,7 @@ import pycocotools.mask as mask_utils
 import pytest
 
 from mmdet_tde.evaluation.fast_lvis import evaluate_lvis, load_lvis_annotations
+from mmdet_tde.evaluation import lvis_input_checks
 from mmdet_tde.evaluation.lvis_input_checks import (_compressed_sums, check_columns,
                                                     check_lvis_annotations, check_results)
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
@@ -341,6 +342,20 @@ def test_compressed_counts_decode_as_pycocotools():
     sums, bad, _ = _compressed_sums(texts + [''])
     assert bad is None
     assert sums.tolist() == [m.size for m in masks] + [0]
+
+
+def test_compressed_counts_across_batches(monkeypatch):
+    """Strings are decoded in batches of characters; sums and the index of a bad string do
+    not depend on where the batches end."""
+    rng = np.random.default_rng(4)
+    masks = [(rng.random((31, 29)) < p).astype(np.uint8) for p in rng.random(40)]
+    texts = [mask_utils.encode(np.asfortranarray(m))['counts'].decode() for m in masks]
+    texts[33] = texts[33][:-1] + '\x7f'  # not a compressed RLE character
+    for batch_chars in (1, 64, 1000, 1 << 18):
+        monkeypatch.setattr(lvis_input_checks, '_RLE_CHARS_PER_BATCH', batch_chars)
+        sums, bad, _ = _compressed_sums(texts[:33])
+        assert bad is None and sums.tolist() == [m.size for m in masks[:33]]
+        assert _compressed_sums(texts)[1] == 33
 
 
 def _tool(repo_root, *args):

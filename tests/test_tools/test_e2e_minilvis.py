@@ -76,7 +76,8 @@ def sweep(trained):
     sweep_dir = trained['work'] / 'sweep'
     run(['bash', str(trained['repo'] / 'tools/dist_sweep_alpha.sh'),
          str(trained['repo'] / CONFIG), str(trained['work'] / 'epoch_2.pth'), '2',
-         '--alphas', *map(str, SWEPT_ALPHAS), '--work-dir', str(sweep_dir)], cwd=trained['root'])
+         '--alphas', *map(str, SWEPT_ALPHAS), '--tide', '--work-dir', str(sweep_dir)],
+        cwd=trained['root'])
     with open(sweep_dir / 'alpha_sweep.json') as f:
         result = json.load(f)
     assert result['alphas'] == list(SWEPT_ALPHAS)
@@ -115,6 +116,25 @@ def test_test_tool_and_alpha_sweep_agree(trained, sweep):
     with open(sweep['dir'] / 'alpha_0' / 'lvis.segm_per_category.csv') as f:
         assert len(rows) == len(list(csv.DictReader(f)))
     assert (sweep['dir'] / 'alpha_sweep_ap_change.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_alpha_sweep_error_types_per_alpha(sweep):
+    """--tide: each alpha's TIDE errors, lined up as that alpha's report has them; TIDE's AP50
+    over all categories is the metric's own AP50 at that alpha."""
+    errors = sweep['errors']
+    assert errors['iou_type'] == 'segm'
+    for alpha, metrics in zip(SWEPT_ALPHAS, sweep['metrics']):
+        with open(sweep['dir'] / f'alpha_{alpha:g}' / 'lvis.segm_report.json') as f:
+            report = json.load(f)['errors']['per_frequency']
+        rows = [r for r in errors['rows'] if r['value'] == alpha]
+        assert [{k: v for k, v in r.items() if k != 'value'} for r in rows] == report
+        overall = next(r for r in rows if r['frequency'] == 'all')
+        assert overall['AP50'] == pytest.approx(metrics['lvis/segm_AP50'], abs=1e-4)
+        for row in rows:  # a group without ground truth in the small val set has no ΔAP
+            assert row['Miss'] >= 0
+            assert (row['dAP_Cls'] is None) == (row['num_evaluated'] == 0)
+            assert row['num_evaluated'] == 0 or -1 <= row['dAP_Cls'] <= 1
+    assert (sweep['dir'] / 'alpha_sweep_errors.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_test_tool_switches_tde_off_without_retraining(trained, sweep):
