@@ -37,6 +37,7 @@ def _predict(model, seed=3):
         return model.predict(data['inputs'], data['data_samples'])
 
 
+@pytest.mark.slow  # three full-size detectors, each built once per tau: minutes on 2 cores
 @pytest.mark.parametrize('model_cfg, exempted, taus', [
     (stock_cascade_cfg(num_classes=C, tde=False), True, [0.0, 2.5]),
     # the de-confounded model: TDE heads, TDE off, their logits adjusted
