@@ -22,6 +22,7 @@ with ``--skip-lvis-api``) and of bare hotcoco.
 """
 import argparse
 import contextlib
+import gc
 import io
 import os
 import pickle
@@ -98,10 +99,8 @@ def _hotcoco_worker(group, ann_file, dets_file, iou_type):
     return loaded - start, done - loaded, _peak_gib(), lvis_eval.get_results()
 
 
-def _tool_seconds(ann_file, dets, iou_type, tmp_dir) -> float:
-    """``tools/eval_lvis.py`` on the JSON files, the whole command (the JSON not timed)."""
-    results_file = os.path.join(tmp_dir, 'results.json')
-    write_json_atomic(dets, results_file, indent=None)
+def _tool_seconds(ann_file, results_file, iou_type) -> float:
+    """``tools/eval_lvis.py`` on the JSON files, the whole command."""
     tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools',
                         'eval_lvis.py')
     start = time.perf_counter()
@@ -149,6 +148,22 @@ def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
     row = dict(iou_type=iou_type, images=num_images, categories=args.categories,
                instances=len(gt['annotations']), detections=len(dets), fast={})
     del gt
+    # Every worker reads its input from a file, written now: the parent then lets go of the
+    # detections, which at LVIS val size with masks would otherwise sit beside each worker's
+    # own copy (6.8 GiB here).
+    shard_files = {}
+    for nproc in args.nproc:
+        shard_files[nproc] = os.path.join(tmp_dir, f'shard_{nproc}_{{rank}}.pkl')
+        for rank in range(nproc):
+            share = shard_by_image(dets, nproc, rank) if nproc > 1 else (dets, None)
+            with open(shard_files[nproc].format(rank=rank), 'wb') as f:
+                pickle.dump(share, f, protocol=pickle.HIGHEST_PROTOCOL)
+            del share
+    results_file = os.path.join(tmp_dir, 'results.json')
+    if args.tool:
+        write_json_atomic(dets, results_file, indent=None)
+    del dets
+    gc.collect()
     print(f"[{iou_type}] {num_images} images, {row['instances']} instances, "
           f"{row['detections']} detections: generated in {time.perf_counter() - start:.0f} s",
           flush=True)
@@ -164,13 +179,7 @@ def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
     row['hotcoco'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks)
     print(f'  bare hotcoco: load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
           f'peak {peaks[0]:.1f} GiB', flush=True)
-    for nproc in args.nproc:
-        shard_file = os.path.join(tmp_dir, f'shard_{nproc}_{{rank}}.pkl')
-        for rank in range(nproc):
-            share = shard_by_image(dets, nproc, rank) if nproc > 1 else (dets, None)
-            with open(shard_file.format(rank=rank), 'wb') as f:
-                pickle.dump(share, f, protocol=pickle.HIGHEST_PROTOCOL)
-            del share
+    for nproc, shard_file in shard_files.items():
         load_s, eval_s, metrics, peaks = _in_processes(_fast_worker, nproc, ann_file,
                                                        shard_file, iou_type)
         for rank in range(nproc):
@@ -186,7 +195,7 @@ def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
                                          for k in METRIC_NAMES)
     os.remove(dets_file)
     if args.tool:
-        row['tool'] = _tool_seconds(ann_file, dets, iou_type, tmp_dir)
+        row['tool'] = _tool_seconds(ann_file, results_file, iou_type)
         print(f"  tools/eval_lvis.py: {row['tool']:.1f} s", flush=True)
     os.remove(ann_file)
     return row
