@@ -15,11 +15,12 @@ import numpy as np
 from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
+from mmdet_tde.evaluation.lvis_report import FREQUENCY_NAMES, format_delta, format_metric
 from mmdet_tde.evaluation.lvis_tide import ERROR_TYPES
 from mmdet_tde.fileio import atomic_open, atomic_path
 from .alpha_sweep import TDE_ALPHA, SweptSetting, read_sweep_reports, value_label
 
-_GROUP_NAMES = dict(r='rare', c='common', f='frequent', all='all')
+_GROUP_NAMES = dict(FREQUENCY_NAMES, all='all')
 _KEY_COLUMNS = ('frequency', 'num_evaluated', 'AP50')
 
 
@@ -85,17 +86,12 @@ def _tables(rows: Sequence[dict], iou_type: str, setting: SweptSetting) -> List[
     tables = []
     for group in _groups(rows):
         table = [[setting.name, 'AP50'] + [f'{name} dAP (n)' for name in ERROR_TYPES]]
-        table += [[value_label(row['value']), _fmt(row['AP50'] if row['AP50'] >= 0 else None)] +
-                  [f"{_fmt(row[f'dAP_{name}'], '+')} ({row[name]})" for name in ERROR_TYPES]
+        table += [[value_label(row['value']), format_metric(row['AP50'])] +
+                  [f"{format_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES]
                   for row in rows if row['frequency'] == group]
         title = f'{iou_type} errors of {_GROUP_NAMES.get(group, group)} categories (TIDE)'
         tables.append(AsciiTable(table, title=title).table)
     return tables
-
-
-def _fmt(value: Optional[float], sign: str = '') -> str:
-    """'n/a' for a group without ground truth (ΔAP None, AP50 -1)."""
-    return 'n/a' if value is None else f'{value:{sign}.4f}'
 
 
 def _plot(rows: Sequence[dict], iou_type: str, setting: SweptSetting, path: str) -> None:

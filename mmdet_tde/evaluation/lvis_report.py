@@ -22,7 +22,7 @@ from .lvis_tide import ERROR_TYPES
 _CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'instance_count', 'num_gt',
                      'num_dets')
 _FREQUENCY_COLUMNS = ('frequency', 'num_categories', 'num_evaluated')
-_FREQUENCY_NAMES = dict(r='rare', c='common', f='frequent')
+FREQUENCY_NAMES = dict(r='rare', c='common', f='frequent')
 _FREQUENCY_COLOURS = dict(r='tab:red', c='tab:orange', f='tab:blue')
 # LVIS files carry the train split's counts per category (in the val file too): instances if
 # given, else images.
@@ -33,7 +33,7 @@ _CHANGE_COLUMNS = ('category_id', 'name', 'frequency', 'instance_count', 'image_
 
 def summary_table(result: LVISEvalResult) -> str:
     rows = [['metric', result.name]]
-    rows += [[name, _fmt(result.summary[name])] for name in result.metric_names]
+    rows += [[name, format_metric(result.summary[name])] for name in result.metric_names]
     return AsciiTable(rows, title=f'LVIS {result.name}').table
 
 
@@ -41,8 +41,8 @@ def frequency_table(result: LVISEvalResult) -> str:
     columns = _metric_columns(result.per_frequency, result.metric_names)
     rows = [['group', 'categories', 'with GT'] + list(columns)]
     for row in result.per_frequency:
-        rows.append([_FREQUENCY_NAMES[row['frequency']], row['num_categories'],
-                     row['num_evaluated']] + [_fmt(row[m]) for m in columns])
+        rows.append([FREQUENCY_NAMES[row['frequency']], row['num_categories'],
+                     row['num_evaluated']] + [format_metric(row[m]) for m in columns])
     return AsciiTable(rows, title=f'LVIS {result.name} per frequency group').table
 
 
@@ -52,7 +52,7 @@ def category_table(result: LVISEvalResult) -> str:
     rows = [['id', 'category', 'freq', 'GT', 'dets'] + columns]
     for row in result.per_category:
         rows.append([row['category_id'], row['name'], row['frequency'], row['num_gt'],
-                     row['num_dets']] + [_fmt(row[m]) for m in columns])
+                     row['num_dets']] + [format_metric(row[m]) for m in columns])
     return AsciiTable(rows, title=f'LVIS {result.name} per category').table
 
 
@@ -62,13 +62,13 @@ def error_tables(result: LVISEvalResult) -> str:
     errors = result.errors
     rows = [['group', 'with GT', 'AP50'] + [f'{name} dAP (n)' for name in ERROR_TYPES]]
     for row in errors['per_frequency']:
-        rows.append([_FREQUENCY_NAMES.get(row['frequency'], row['frequency']),
-                     row['num_evaluated'], _fmt(row['AP50'])] +
-                    [f"{_fmt_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES])
+        rows.append([FREQUENCY_NAMES.get(row['frequency'], row['frequency']),
+                     row['num_evaluated'], format_metric(row['AP50'])] +
+                    [f"{format_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES])
     title = (f"LVIS {result.name} errors per frequency group (TIDE, IoU {errors['pos_thr']}, "
              f"background below {errors['bg_thr']})")
-    confusion = [['ground truth / detected as'] + [_FREQUENCY_NAMES[f] for f in FREQUENCIES]]
-    confusion += [[_FREQUENCY_NAMES[row['gt_frequency']]] + [row[f] for f in FREQUENCIES]
+    confusion = [['ground truth / detected as'] + [FREQUENCY_NAMES[f] for f in FREQUENCIES]]
+    confusion += [[FREQUENCY_NAMES[row['gt_frequency']]] + [row[f] for f in FREQUENCIES]
                   for row in errors['cls_confusion']]
     return '\n'.join([AsciiTable(rows, title=title).table,
                       AsciiTable(confusion, title=f'LVIS {result.name} Cls errors').table])
@@ -211,7 +211,7 @@ def _scatter_by_frequency(rows, x_key: str, y_key: str, path: str, title: str, y
         if group:
             points = ax.scatter([row[x_key] for row in group], [row[y_key] for row in group],
                                 s=16, alpha=0.7, color=_FREQUENCY_COLOURS[freq],
-                                label=f'{_FREQUENCY_NAMES[freq]} ({len(group)})')
+                                label=f'{FREQUENCY_NAMES[freq]} ({len(group)})')
             drawn[freq] = np.asarray(points.get_offsets(), dtype=np.float64)
     if zero_line:
         ax.axhline(0, color='grey', linewidth=0.8)
@@ -241,9 +241,11 @@ def _write_csv(path: str, rows, key_columns, names) -> None:
         writer.writerows(rows)
 
 
-def _fmt(value: Optional[float]) -> str:
+def format_metric(value: Optional[float]) -> str:
+    """A metric for a table: 'n/a' where undefined (None, or -1: no ground truth)."""
     return 'n/a' if value is None or value < 0 else f'{value:.4f}'
 
 
-def _fmt_delta(value: Optional[float]) -> str:
+def format_delta(value: Optional[float]) -> str:
+    """A signed change for a table: 'n/a' where undefined (None)."""
     return 'n/a' if value is None else f'{value:+.4f}'
