@@ -10,7 +10,8 @@ DDP's gradient all-reduce inside it) and the optimizer step. The first ``--warmu
 are left out. Results: a table (ms per iteration and the ratio to the first variant) written to
 ``--out`` (markdown) and its JSON beside it.
 
-    python benchmarks/minilvis_train_profile.py --iters 40
+    python benchmarks/minilvis_train_profile.py --iters 30 --warmup 8
+    python benchmarks/minilvis_train_profile.py --rebuild   # the page again, from its JSON
 """
 import argparse
 import collections
@@ -66,6 +67,8 @@ def parse_args():
     parser.add_argument('--nproc', type=int, default=2)
     parser.add_argument('--port', type=int, default=29655)
     parser.add_argument('--out', default='docs/benchmarks/minilvis_train_profile.md')
+    parser.add_argument('--rebuild', action='store_true',
+                        help='redraw --out from the JSON beside it, without training')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     parser.add_argument('--launcher', default='none', help=argparse.SUPPRESS)
@@ -196,8 +199,11 @@ def main():
     args = parse_args()
     if args.worker:
         return worker(args)
-    from mmdet_tde.fileio import atomic_open, write_json_atomic
+    from mmdet_tde.fileio import write_json_atomic
     os.chdir(REPO)
+    if args.rebuild:
+        with open(osp.splitext(args.out)[0] + '.json') as f:
+            return write_page(json.load(f), args.out)
     results = {}
     for i, name in enumerate(args.variants):
         with tempfile.TemporaryDirectory() as tmp:
@@ -213,22 +219,43 @@ def main():
             with open(result) as f:
                 results[name] = summarise(json.load(f)['iterations'], args.warmup)
         print(table(results), flush=True)
-    stem = osp.splitext(args.out)[0]
-    write_json_atomic(dict(config=args.config, iters=args.iters, warmup=args.warmup,
-                           nproc=args.nproc, variants={n: VARIANTS[n] for n in results},
-                           ms_per_iteration=results), stem + '.json', sort_keys=True)
-    text = '\n\n'.join([
-        '# Where a mini-LVIS training iteration spends its time',
-        f'`python benchmarks/minilvis_train_profile.py --iters {args.iters}`: {args.nproc} gloo '
-        f'processes, {args.iters} iterations per variant, the first {args.warmup} left out, '
-        'rank 0\'s wall time per section (forward sections only; every backward is in '
-        '`backward`, DDP\'s gradient all-reduce with it).',
-        '\n'.join(f'- `{n}`: {VARIANTS[n][0]} {VARIANTS[n][1] or ""}' for n in results),
-        table(results)]) + '\n'
-    with atomic_open(args.out) as f:
-        f.write(text)
-    print(f'[profile] wrote {args.out}')
+    run = dict(config=args.config, iters=args.iters, warmup=args.warmup, nproc=args.nproc,
+               variants={n: VARIANTS[n] for n in results}, ms_per_iteration=results)
+    write_json_atomic(run, osp.splitext(args.out)[0] + '.json', sort_keys=True)
+    write_page(run, args.out)
 
+
+def largest_cuts(results, count=3):
+    """The sections whose time fell most from the first variant to 'shipped', largest first."""
+    first, shipped = results[next(iter(results))], results['shipped']
+    cuts = sorted(SECTIONS, key=lambda k: shipped[k] - first[k])[:count]
+    return ', '.join(f'{k} {first[k]:.0f} -> {shipped[k]:.0f} ms' for k in cuts)
+
+
+def write_page(run, out):
+    from mmdet_tde.fileio import atomic_open
+    results = run['ms_per_iteration']
+    names = list(results)
+    paragraphs = [
+        '# Where a mini-LVIS training iteration spends its time',
+        f'`python benchmarks/minilvis_train_profile.py --iters {run["iters"]} --warmup '
+        f'{run["warmup"]}` (`--rebuild` redraws this page from its JSON): {run["nproc"]} gloo '
+        f'processes, {run["iters"]} iterations per variant, the first {run["warmup"]} left out, '
+        'rank 0\'s wall time per section (forward sections only; every backward is in '
+        '`backward`, DDP\'s gradient all-reduce with it). The options of each variant are in '
+        'the JSON beside this page.',
+        '\n'.join(f'- `{n}`: {run["variants"][n][0]}' for n in names),
+        table(results)]
+    if 'shipped' in results and names[0] != 'shipped':
+        ratio = results['shipped']['total'] / results[names[0]]['total']
+        paragraphs.append(
+            f'The shipped settings take {ratio:.2f} of `{names[0]}`\'s time per iteration; the '
+            f'largest cuts: {largest_cuts(results)}. Whether they train to the same AP is the '
+            'learning curve\'s speed control ([longtail_schedule_minilvis.md]'
+            '(longtail_schedule_minilvis.md)).')
+    with atomic_open(out) as f:
+        f.write('\n\n'.join(paragraphs) + '\n')
+    print(f'[profile] wrote {out}')
 
 if __name__ == '__main__':
     sys.exit(main())
