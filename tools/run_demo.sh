@@ -3,8 +3,9 @@
 # data, train Cascade Mask R-CNN with the TDE heads on 2 processes (2 GPUs, or 2 CPU processes
 # with gloo), test with TDE (distributed), then sweep alpha in one distributed pass: alpha 0 is
 # TDE off.
-# About 21 minutes on 2 CPU cores. Environment: NPROC (2), WORK_DIR (work_dirs/minilvis_demo),
-# EPOCHS (the config's 4), SEED (the training's seed; none: a random one), PORT (29500).
+# About 7 minutes on 2 CPU cores once installed. Environment: NPROC (2), WORK_DIR
+# (work_dirs/minilvis_demo), EPOCHS (the config's 4), SEED (the training's seed; none: a random
+# one), PORT (29500).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 export PYTHON=${PYTHON:-python3}
