@@ -78,12 +78,13 @@ TEMPERED = {'model.roi_head.graph_temperature': GRAPH_TEMPERATURE}
 TEMPERED_NORMALISED = dict(TEMPERED, **{'model.roi_head.graph_normalize': True})
 DISTILL = {'model.roi_head.graph_loss_form': 'distill'}
 IGNORED_NODES = dict(TEMPERED_NORMALISED, **{'model.roi_head.graph_nodes': 'labelled_and_ignored'})
-KEEP_PHASE1_DIRECTION = {'model.roi_head.head_direction': 'keep_phase1'}
 SPLIT = 'data/minilvis/dual_phase_split.json'
 
 # Evaluations of a trained model, by table row: ('alpha', a) TDE at alpha a (a sweep over the
-# alphas of a training); ('tau', t, form) logit adjustment at tau t ('exempted' or 'plain'
-# form, a sweep per form); ('test',) tools/dist_test.sh as the config is.
+# alphas of a training); ('alpha', a, 'phase1_direction') the same with the phase-I checkpoint's
+# head direction in place of the trained one (dual-phase only); ('tau', t, form) logit
+# adjustment at tau t ('exempted' or 'plain' form, a sweep per form); ('test',)
+# tools/dist_test.sh as the config is.
 def _with_logit_adjustment(row):
     return {row: ('tau', 0.0, 'exempted'), f'{row}_la': ('tau', 1.0, 'exempted'),
             f'{row}_la_plain': ('tau', 1.0, 'plain')}
@@ -118,9 +119,14 @@ TRAININGS = {
     'joint_then_phase2_no_graph': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
                                        phase2_options=NO_GRAPH,
                                        rows={'joint_then_phase2_no_graph': ('test',)}),
+    # head_direction='keep_phase1' freezes the direction and changes no weight (training never
+    # reads the direction), so its row is this checkpoint with phase I's direction swapped in:
+    # the same weights, one training fewer.
     'dual_phase_tde': dict(phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
                            rows={'dual_phase_deconfound': ('alpha', 0.0),
-                                 'dual_phase_tde': ('alpha', 1.5)}),
+                                 'dual_phase_tde': ('alpha', 1.5),
+                                 'dual_phase_tde_phase1_direction': (
+                                     'alpha', 1.5, 'phase1_direction')}),
     # The graph variants (issue 27) against the controls no variant may lose to: no graph term,
     # per-box distillation, and joint training followed by the same phase II.
     'dual_phase_graph_t': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
@@ -139,12 +145,6 @@ TRAININGS = {
     'joint_then_phase2_graph_t_norm': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
                                            phase2_options=TEMPERED_NORMALISED,
                                            rows={'joint_then_phase2_graph_t_norm': ('test',)}),
-    # Training does not read the head direction: this run differs from dual_phase_tde only in
-    # the direction its TDE removes at test time, phase I's instead of phase II's.
-    'dual_phase_tde_phase1_direction': dict(
-        phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
-        phase2_options=KEEP_PHASE1_DIRECTION,
-        rows={'dual_phase_tde_phase1_direction': ('alpha', 1.5)}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
@@ -313,23 +313,45 @@ def latest_test_metrics(test_dir):
 
 def evaluation_passes(rows):
     """The tool runs that evaluate ``rows``: {pass: [(row, value)]}, a pass being ('test',),
-    ('alpha',) or ('tau', form)."""
+    ('alpha',), ('alpha', 'phase1_direction') or ('tau', form)."""
     passes = {}
     for row, how in rows.items():
         if how[0] == 'test':
             key, value = ('test',), None
-        elif how[0] == 'alpha':
-            key, value = ('alpha',), how[1]
         else:
-            key, value = ('tau', how[2]), how[1]
+            key, value = (how[0], *how[2:]), how[1]
         passes.setdefault(key, []).append((row, value))
     return passes
 
 
-def evaluate(rows, config, checkpoint, work_dir, args):
+def with_phase1_head_direction(checkpoint, phase1_checkpoint, out):
+    """Write ``checkpoint`` with every classifier's ``head_direction`` buffer taken from
+    ``phase1_checkpoint``: what phase II with ``head_direction='keep_phase1'`` ends with."""
+    import torch
+
+    from mmdet_tde.utils.checkpoint import load_checkpoint_file
+    trained = load_checkpoint_file(checkpoint, map_location='cpu')
+    phase1 = load_checkpoint_file(phase1_checkpoint, map_location='cpu')['state_dict']
+    state = trained['state_dict']
+    keys = sorted(k for k in state if k.endswith('.head_direction'))
+    if not keys or keys != sorted(k for k in phase1 if k.endswith('.head_direction')):
+        raise ValueError(f'the head directions of {checkpoint} ({keys}) and of '
+                         f'{phase1_checkpoint} differ or are missing')
+    state.update((k, phase1[k].clone()) for k in keys)
+    with atomic_path(out) as tmp:
+        torch.save(trained, tmp)
+    return out
+
+
+def evaluate(rows, config, checkpoint, work_dir, args, phase1_checkpoint=None):
     """Metrics of each table row of one trained model, one tool run per pass."""
     results = {}
     for key, members in evaluation_passes(rows).items():
+        pass_checkpoint, suffix = checkpoint, ''
+        if key == ('alpha', 'phase1_direction'):
+            pass_checkpoint = with_phase1_head_direction(
+                checkpoint, phase1_checkpoint, osp.join(work_dir, 'phase1_direction.pth'))
+            suffix = '_phase1_direction'
         if key == ('test',):
             test_dir = osp.join(work_dir, 'test')
             run(['bash', 'tools/dist_test.sh', config, checkpoint, str(args.nproc),
@@ -337,14 +359,14 @@ def evaluate(rows, config, checkpoint, work_dir, args):
             results[members[0][0]] = latest_test_metrics(test_dir)
             continue
         values = sorted({value for _, value in members})
-        if key == ('alpha',):
-            sweep_dir, flags = osp.join(work_dir, 'sweep_alpha'), ['--alphas']
+        if key[0] == 'alpha':
+            sweep_dir, flags = osp.join(work_dir, 'sweep_alpha' + suffix), ['--alphas']
             name, stem = 'alphas', 'alpha_sweep'
         else:
             sweep_dir = osp.join(work_dir, f'sweep_tau_{key[1]}')
             flags = ['--logit-adjust-form', key[1], '--logit-adjust-taus']
             name, stem = 'taus', 'logit_adjust_sweep'
-        run(['bash', 'tools/dist_sweep_alpha.sh', config, checkpoint, str(args.nproc),
+        run(['bash', 'tools/dist_sweep_alpha.sh', config, pass_checkpoint, str(args.nproc),
              '--work-dir', sweep_dir, *flags, *map(str, values)], args.port)
         with open(osp.join(sweep_dir, f'{stem}.json')) as f:
             sweep = json.load(f)
@@ -379,7 +401,7 @@ def phase1_work_dir(training, epochs, seed, args):
 
 def train_dual_phase(training, epochs, seed, cfgs, work_dir, args):
     """Phase I (or the training it reuses), the memory, phase II: phase II's config and final
-    checkpoint."""
+    checkpoint, and phase I's final checkpoint."""
     phase1_cfg, phase2_cfg = cfgs
     phase1_dir = phase1_work_dir(training, epochs, seed, args)
     phase1_config, phase1_checkpoint = train(phase1_cfg, phase1_dir, args)
@@ -391,7 +413,7 @@ def train_dual_phase(training, epochs, seed, cfgs, work_dir, args):
     phase2_cfg.train_dataloader.dataset.memory_file = osp.join(memory_dir,
                                                                'dual_phase_memory.json')
     phase2_cfg.load_from = osp.join(memory_dir, 'dual_phase_phase2_init.pth')
-    return train(phase2_cfg, work_dir, args)
+    return (*train(phase2_cfg, work_dir, args), phase1_checkpoint)
 
 
 def train_and_evaluate(training, epochs, seed, args):
@@ -414,9 +436,10 @@ def train_and_evaluate(training, epochs, seed, args):
     work_dir = osp.abspath(osp.join(args.work_dir, name))
     start = time.time()
     if len(cfgs) == 1:
-        config, checkpoint = train(cfgs[0], work_dir, args)
+        (config, checkpoint), phase1_checkpoint = train(cfgs[0], work_dir, args), None
     else:
-        config, checkpoint = train_dual_phase(training, epochs, seed, cfgs, work_dir, args)
+        config, checkpoint, phase1_checkpoint = train_dual_phase(training, epochs, seed, cfgs,
+                                                                 work_dir, args)
     train_s = time.time() - start
     if record is None:
         recipe = TRAININGS[training]
@@ -428,7 +451,8 @@ def train_and_evaluate(training, epochs, seed, args):
                       train_seconds=round(train_s), results={})
     missing = {row: how for row, how in rows.items() if row not in record['results']}
     start = time.time()
-    record['results'].update(evaluate(missing, config, checkpoint, work_dir, args))
+    record['results'].update(evaluate(missing, config, checkpoint, work_dir, args,
+                                      phase1_checkpoint))
     record['eval_seconds'] = record.get('eval_seconds', 0) + round(time.time() - start)
     record['finished'] = datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec='seconds')

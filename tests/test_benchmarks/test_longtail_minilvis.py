@@ -179,7 +179,6 @@ VARIANTS = {
     'joint_then_phase2_graph_t': ('joint_then_phase2', dict(graph_temperature=0.05)),
     'joint_then_phase2_graph_t_norm': ('joint_then_phase2',
                                        dict(graph_temperature=0.05, graph_normalize=True)),
-    'dual_phase_tde_phase1_direction': ('dual_phase_tde', dict(head_direction='keep_phase1')),
 }
 
 
@@ -235,6 +234,36 @@ def test_rows_of_one_checkpoint_share_evaluation_passes(longtail):
     passes = longtail.evaluation_passes(longtail.TRAININGS['baseline']['rows'])
     assert passes[('tau', 'exempted')] == [('baseline', 0.0), ('baseline_la', 1.0)]
     assert longtail.evaluation_passes({'seesaw': ('test',)}) == {('test',): [('seesaw', None)]}
+
+
+def test_phase1_direction_row_is_the_same_checkpoint_with_phase1_directions(longtail,
+                                                                            tmp_path):
+    """The keep_phase1 row: a pass of its own on the dual-phase TDE checkpoint, whose every
+    head_direction (and nothing else) is phase I's."""
+    import torch
+    passes = longtail.evaluation_passes(longtail.TRAININGS['dual_phase_tde']['rows'])
+    assert passes[('alpha', 'phase1_direction')] == [('dual_phase_tde_phase1_direction', 1.5)]
+    assert passes[('alpha',)] == [('dual_phase_deconfound', 0.0), ('dual_phase_tde', 1.5)]
+    names = [f'roi_head.bbox_head.{i}.fc_cls.{k}' for i in range(3)
+             for k in ('weight', 'head_direction')]
+    phase2 = {k: torch.randn(8) for k in names}
+    phase1 = {k: torch.randn(8) for k in names}
+    torch.save(dict(state_dict=phase2, meta=dict(epoch=3)), tmp_path / 'phase2.pth')
+    torch.save(dict(state_dict=phase1), tmp_path / 'phase1.pth')
+    out = longtail.with_phase1_head_direction(str(tmp_path / 'phase2.pth'),
+                                              str(tmp_path / 'phase1.pth'),
+                                              str(tmp_path / 'swapped.pth'))
+    swapped = torch.load(out, weights_only=True)
+    assert swapped['meta'] == dict(epoch=3)
+    for name in names:
+        source = phase1 if name.endswith('head_direction') else phase2
+        assert torch.equal(swapped['state_dict'][name], source[name]), name
+    del phase1[names[1]]
+    torch.save(dict(state_dict=phase1), tmp_path / 'phase1.pth')
+    with pytest.raises(ValueError, match='head directions'):
+        longtail.with_phase1_head_direction(str(tmp_path / 'phase2.pth'),
+                                            str(tmp_path / 'phase1.pth'),
+                                            str(tmp_path / 'swapped.pth'))
 
 
 def test_converged_length_is_the_shortest_within_tolerance_of_the_longest(longtail):
