@@ -723,13 +723,22 @@ def write_report(args, epochs):
     print(f'[longtail] wrote {args.out}')
 
 
+def prepare_data(trainings, args):
+    """mini-LVIS (generated unless it is there with the same options) and, for dual-phase
+    trainings, the category split their configs read."""
+    run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+    if any('phase2' in TRAININGS[t] for t in trainings):
+        run([sys.executable, 'tools/dual_phase_split.py',
+             'data/minilvis/annotations/minilvis_v1_train.json', '--out', SPLIT], args.port)
+
+
 def main():
     args = parse_args()
     os.chdir(REPO)
     if args.curve:
         lengths = args.epochs or CURVE_EPOCHS
         if not args.rebuild:
-            run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+            prepare_data(CURVE_TRAININGS, args)
             for length in lengths:
                 for training in CURVE_TRAININGS:
                     train_and_evaluate(training, length, 0, args)
@@ -739,7 +748,7 @@ def main():
         return
     epochs = (args.epochs or [EPOCHS])[0]
     if not args.rebuild:
-        run([sys.executable, 'tools/make_minilvis.py', '--out', 'data/minilvis'], args.port)
+        prepare_data(args.trainings, args)
         for seed in args.seeds:
             for training in args.trainings:
                 train_and_evaluate(training, epochs, seed, args)

@@ -300,3 +300,18 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
     assert cells_of(page, longtail.ROW_LABELS['baseline'])[0] == 2
     assert 'rfs_4e' not in page  # another schedule is never mixed in
     assert (tmp_path / 'longtail.png').stat().st_size > 0
+
+
+def test_dual_phase_trainings_get_the_split_their_configs_read(longtail, monkeypatch):
+    commands = []
+    monkeypatch.setattr(longtail, 'run', lambda cmd, port: commands.append(cmd[1:]))
+    args = argparse.Namespace(port=0)
+    longtail.prepare_data(['baseline', 'rfs'], args)
+    assert commands == [['tools/make_minilvis.py', '--out', 'data/minilvis']]
+    commands.clear()
+    longtail.prepare_data(['baseline', 'joint_then_phase2'], args)
+    split = longtail.Config.fromfile(str(longtail.osp.join(
+        longtail.REPO, 'configs/minilvis', longtail.DUAL_PHASE_CONFIGS[0]))).dual_phase_split
+    assert commands[1] == ['tools/dual_phase_split.py',
+                           'data/minilvis/annotations/minilvis_v1_train.json', '--out', split]
+    assert longtail.SPLIT == split
