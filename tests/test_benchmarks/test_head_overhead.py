@@ -1,5 +1,4 @@
 """The head-overhead benchmark: what it times and reports, at a tiny size (no timing claims)."""
-import importlib.util
 import json
 import re
 
@@ -7,14 +6,12 @@ import pytest
 
 from mmdet_tde.models import CausalNormPredictor
 
+from helpers.benchmarks import load_benchmark
+
 
 @pytest.fixture(scope='module')
 def head_overhead(repo_root):
-    spec = importlib.util.spec_from_file_location('head_overhead',
-                                                  repo_root / 'benchmarks' / 'head_overhead.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(repo_root, 'head_overhead')
 
 
 def test_time_interleaved_drops_warmup_and_alternates(head_overhead, monkeypatch):

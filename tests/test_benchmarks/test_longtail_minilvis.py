@@ -5,7 +5,6 @@ The trainings themselves run through the tools tested elsewhere; what is tested 
 the committed run JSONs into the published pages, against numpy re-computations.
 """
 import argparse
-import importlib.util
 import inspect
 import json
 import re
@@ -13,14 +12,12 @@ import re
 import numpy as np
 import pytest
 
+from helpers.benchmarks import load_benchmark
+
 
 @pytest.fixture(scope='module')
 def longtail(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'longtail_minilvis', repo_root / 'benchmarks' / 'longtail_minilvis.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(repo_root, 'longtail_minilvis')
 
 
 def random_metrics(longtail, rng, low=0.2, high=0.8):

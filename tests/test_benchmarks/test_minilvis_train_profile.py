@@ -1,17 +1,14 @@
 """The training-profile benchmark's summary and page, from hand-made clocks (no training)."""
-import importlib.util
 import json
 
 import pytest
 
+from helpers.benchmarks import load_benchmark
+
 
 @pytest.fixture(scope='module')
 def profile(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'minilvis_train_profile', repo_root / 'benchmarks' / 'minilvis_train_profile.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark(repo_root, 'minilvis_train_profile')
 
 
 def _iteration(profile, scale):
