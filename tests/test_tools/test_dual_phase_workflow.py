@@ -1,5 +1,5 @@
-"""The README's dual-phase workflow through the tools, on a reduced mini-LVIS, 2 CPU processes:
-split, phase I, prepare (1 and 2 processes), phase II, test."""
+"""The dual-phase workflow of docs/dual_phase.md through the tools, on a reduced mini-LVIS, 2 CPU
+processes: split, phase I, prepare (1 and 2 processes), phase II, test."""
 import json
 import os
 import subprocess
