@@ -257,5 +257,6 @@ def write_page(run, out):
         f.write('\n\n'.join(paragraphs) + '\n')
     print(f'[profile] wrote {out}')
 
+
 if __name__ == '__main__':
     sys.exit(main())

@@ -17,8 +17,6 @@ __all__ = [
     'OnePassSweep', 'SweptSetting', 'TDE_ALPHA', 'TDE_HEAD_TYPES', 'add_logit_adjustment_args',
     'alpha_arg', 'apply_logit_adjustment_args', 'capture_box_stage', 'check_head_directions',
     'check_logit_adjustment_args', 'check_sweepable', 'default_predictor_cfg', 'enable_tide',
-    'run_alpha_sweep',
-    'run_logit_adjustment_sweep', 'set_logit_adjustment', 'set_tde_inference', 'sweep_ap_change',
-    'sweep_errors',
-    'tau_arg', 'train_class_counts_cfg', 'train_classes'
+    'run_alpha_sweep', 'run_logit_adjustment_sweep', 'set_logit_adjustment', 'set_tde_inference',
+    'sweep_ap_change', 'sweep_errors', 'tau_arg', 'train_class_counts_cfg', 'train_classes'
 ]

@@ -15,7 +15,8 @@ import numpy as np
 from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
-from mmdet_tde.evaluation.lvis_report import FREQUENCY_NAMES, format_delta, format_metric
+from mmdet_tde.evaluation.lvis_report import (ERROR_HEADER, FREQUENCY_NAMES, error_cells,
+                                              format_metric)
 from mmdet_tde.evaluation.lvis_tide import ERROR_TYPES
 from mmdet_tde.fileio import atomic_open, atomic_path
 from .alpha_sweep import TDE_ALPHA, SweptSetting, read_sweep_reports, value_label
@@ -85,9 +86,8 @@ def _groups(rows: Sequence[dict]) -> List[str]:
 def _tables(rows: Sequence[dict], iou_type: str, setting: SweptSetting) -> List[str]:
     tables = []
     for group in _groups(rows):
-        table = [[setting.name, 'AP50'] + [f'{name} dAP (n)' for name in ERROR_TYPES]]
-        table += [[value_label(row['value']), format_metric(row['AP50'])] +
-                  [f"{format_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES]
+        table = [[setting.name, 'AP50'] + ERROR_HEADER]
+        table += [[value_label(row['value']), format_metric(row['AP50'])] + error_cells(row)
                   for row in rows if row['frequency'] == group]
         title = f'{iou_type} errors of {_GROUP_NAMES.get(group, group)} categories (TIDE)'
         tables.append(AsciiTable(table, title=title).table)

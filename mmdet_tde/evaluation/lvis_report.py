@@ -24,6 +24,8 @@ _CATEGORY_COLUMNS = ('category_id', 'name', 'frequency', 'image_count', 'instanc
 _FREQUENCY_COLUMNS = ('frequency', 'num_categories', 'num_evaluated')
 FREQUENCY_NAMES = dict(r='rare', c='common', f='frequent')
 _FREQUENCY_COLOURS = dict(r='tab:red', c='tab:orange', f='tab:blue')
+# The columns of :func:`error_cells`.
+ERROR_HEADER = [f'{name} dAP (n)' for name in ERROR_TYPES]
 # LVIS files carry the train split's counts per category (in the val file too): instances if
 # given, else images.
 _COUNT_LABELS = dict(instance_count='training instances', image_count='training images')
@@ -60,11 +62,10 @@ def error_tables(result: LVISEvalResult) -> str:
     """TIDE's errors per frequency group (ΔAP50 and count of each type), and the class
     errors by the ground truth's group and the detection's."""
     errors = result.errors
-    rows = [['group', 'with GT', 'AP50'] + [f'{name} dAP (n)' for name in ERROR_TYPES]]
+    rows = [['group', 'with GT', 'AP50'] + ERROR_HEADER]
     for row in errors['per_frequency']:
         rows.append([FREQUENCY_NAMES.get(row['frequency'], row['frequency']),
-                     row['num_evaluated'], format_metric(row['AP50'])] +
-                    [f"{format_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES])
+                     row['num_evaluated'], format_metric(row['AP50'])] + error_cells(row))
     title = (f"LVIS {result.name} errors per frequency group (TIDE, IoU {errors['pos_thr']}, "
              f"background below {errors['bg_thr']})")
     confusion = [['ground truth / detected as'] + [FREQUENCY_NAMES[f] for f in FREQUENCIES]]
@@ -249,3 +250,8 @@ def format_metric(value: Optional[float]) -> str:
 def format_delta(value: Optional[float]) -> str:
     """A signed change for a table: 'n/a' where undefined (None)."""
     return 'n/a' if value is None else f'{value:+.4f}'
+
+
+def error_cells(row: dict) -> List[str]:
+    """A TIDE row's cells under :data:`ERROR_HEADER`: each type's ΔAP50 and count."""
+    return [f"{format_delta(row[f'dAP_{name}'])} ({row[name]})" for name in ERROR_TYPES]
