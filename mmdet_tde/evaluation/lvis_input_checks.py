@@ -82,7 +82,8 @@ def check_lvis_annotations(dataset) -> None:
         raise ValueError(f"{_entry(anns, 'annotations', idx)}: field 'area' is {areas[idx]!r}; "
                          'allowed: a number (LVIS evaluation selects ground truth by area)')
     boxes = _values(anns, 'annotations', 'bbox', (list, tuple), '[x, y, width, height]')
-    _check_boxes(boxes, anns, 'annotations')
+    _check_box_values(_box_array(boxes, anns, 'annotations'),
+                      lambda k: _entry(anns, 'annotations', k))
     with_segm = [i for i, ann in enumerate(anns) if 'segmentation' in ann]
     if with_segm:
         sizes = {img_id: [h, w] for img_id, h, w in zip(img_ids, heights, widths)}
@@ -97,16 +98,14 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     or would misread; return the detections as columns: ``image_id``, ``category_id`` (int64),
     ``score`` (float64), ``bbox`` ((N, 4) float64, or None for masks without boxes) and
     ``segmentation`` (a list, or None for boxes). ``gt`` gives ``imgs`` and ``cats`` by id."""
-    if iou_type not in IOU_TYPES:
-        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+    masks = _check_iou_type(iou_type)
     if not isinstance(results, (list, tuple)):
         raise ValueError(f'results must be a list of detections, got {type(results).__name__}')
     if not set(map(type, results)) <= {dict}:
         idx = next(i for i, r in enumerate(results) if not isinstance(r, dict))
         raise ValueError(f'results[{idx}] must be a dict, got {type(results[idx]).__name__}')
     # Mask results may carry boxes; then both LVIS and COCO APIs take areas from them.
-    has_boxes = iou_type == 'bbox' or bool(results) and 'bbox' in results[0]
-    masks = iou_type != 'bbox'
+    has_boxes = not masks or bool(results) and 'bbox' in results[0]
     for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
             'bbox', ) * has_boxes:
         if not all(map(dict.__contains__, results, repeat(key))):
@@ -117,36 +116,19 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
                          'boxes to all segmentation results or to none')
-    columns = {}
-    for key, known, allowed, typed in (
-            ('image_id', gt.imgs, 'an image id of the annotations', 'an integer image id'),
-            ('category_id', gt.cats, 'a category id of the annotations',
-             'an integer category id')):
-        values = list(map(itemgetter(key), results))
-        _known(results, 'results', key, values, known.keys(), allowed)
-        _values(results, 'results', key, _INT_TYPES, typed, values)
-        columns[key] = np.fromiter(values, np.int64, count=len(values))
-    scores = _values(results, 'results', 'score', _NUMBER_TYPES, 'a number',
-                     list(map(itemgetter('score'), results)))
-    columns['score'] = np.fromiter(scores, np.float64, count=len(scores))
-    _first(results, 'results', 'score', ~np.isfinite(columns['score']),
-           'allowed: a finite number')
-    columns['bbox'] = None
+    columns = dict(bbox=None, segmentation=None)
+    for key, types, dtype, allowed in (
+            ('image_id', _INT_TYPES, np.int64, 'an integer image id'),
+            ('category_id', _INT_TYPES, np.int64, 'an integer category id'),
+            ('score', _NUMBER_TYPES, np.float64, 'a number')):
+        values = _values(results, 'results', key, types, allowed,
+                         list(map(itemgetter(key), results)))
+        columns[key] = np.fromiter(values, dtype, count=len(values))
     if has_boxes:
-        columns['bbox'] = _check_boxes(list(map(itemgetter('bbox'), results)), results,
-                                       'results')
-    columns['segmentation'] = None
+        columns['bbox'] = _box_array(list(map(itemgetter('bbox'), results)), results, 'results')
     if masks:
-        segms = list(map(itemgetter('segmentation'), results))
-        sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
-        _check_segmentations(segms, list(map(itemgetter('image_id'), results)), sizes,
-                             lambda k: f'results[{k}]', min_polygon=6)
-        if not has_boxes and not set(map(type, segms)) <= {dict}:
-            idx = next(i for i, s in enumerate(segms) if not isinstance(s, dict))
-            raise ValueError(f"results[{idx}]: polygon 'segmentation' needs a 'bbox' field "
-                             'too (the LVIS API takes the area of such results from the box)')
-        columns['segmentation'] = segms
-    return columns
+        columns['segmentation'] = list(map(itemgetter('segmentation'), results))
+    return _check_column_values(columns, gt, lambda k: f'results[{k}]', min_polygon=6)
 
 
 def check_columns(dets: dict, gt, iou_type: str) -> dict:
@@ -155,50 +137,68 @@ def check_columns(dets: dict, gt, iou_type: str) -> dict:
     ``score`` (N), ``bbox`` ((N, 4) ``[x, y, w, h]``, or None for masks without boxes) and
     ``segmentation`` (a list of RLE dicts, or None for boxes). Returns them as
     :func:`check_results` does; an error names ``detections[i]`` and the field."""
-    if iou_type not in IOU_TYPES:
-        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
-    masks = iou_type != 'bbox'
+    masks = _check_iou_type(iou_type)
     required = ('image_id', 'category_id', 'score') + (('segmentation', ) if masks else
                                                        ('bbox', ))
     missing = [key for key in required if dets.get(key) is None]
     if missing:
         raise ValueError(f"detection columns lack {', '.join(map(repr, missing))}")
-    columns = dict(score=np.asarray(dets['score'], dtype=np.float64).reshape(-1))
+    columns = dict(score=np.asarray(dets['score'], dtype=np.float64).reshape(-1), bbox=None,
+                   segmentation=None)
     num = len(columns['score'])
-    for key, known in (('image_id', gt.imgs), ('category_id', gt.cats)):
+    for key in ('image_id', 'category_id'):
         values = np.asarray(dets[key])
         if values.shape != (num, ) or (num and values.dtype.kind not in 'iu'):
             raise ValueError(f"detection column '{key}' must hold {num} integers (one per "
                              f'score), got shape {values.shape} of {values.dtype}')
-        values = values.astype(np.int64)
-        bad = np.flatnonzero(~np.isin(values, np.fromiter(known, np.int64, count=len(known))))
-        if bad.size:
-            raise ValueError(f"detections[{bad[0]}]: field '{key}' is {values[bad[0]]}, which "
-                             f"is not {'an image' if key == 'image_id' else 'a category'} id "
-                             f'of the annotations ({len(known)} known)')
-        columns[key] = values
-    bad = np.flatnonzero(~np.isfinite(columns['score']))
-    if bad.size:
-        raise ValueError(f"detections[{bad[0]}]: field 'score' is {columns['score'][bad[0]]}; "
-                         'allowed: a finite number')
-    columns['bbox'] = None
+        columns[key] = values.astype(np.int64)
     if dets.get('bbox') is not None:
-        boxes = np.asarray(dets['bbox'], dtype=np.float64)
-        if boxes.shape != (num, 4):
+        columns['bbox'] = np.asarray(dets['bbox'], dtype=np.float64)
+        if columns['bbox'].shape != (num, 4):
             raise ValueError(f"detection column 'bbox' must be ({num}, 4) [x, y, width, "
-                             f'height], got shape {boxes.shape}')
-        columns['bbox'] = _check_box_values(boxes, lambda k: f'detections[{k}]')
-    columns['segmentation'] = None
+                             f"height], got shape {columns['bbox'].shape}")
     if masks:
-        segms = list(dets['segmentation'])
-        if len(segms) != num or not set(map(type, segms)) <= {dict}:
+        columns['segmentation'] = list(dets['segmentation'])
+        if len(columns['segmentation']) != num or not set(
+                map(type, columns['segmentation'])) <= {dict}:
             raise ValueError(f"detection column 'segmentation' must hold {num} RLE dicts (one "
                              'per score)')
-        img_ids = columns['image_id'].tolist()
+    return _check_column_values(columns, gt, lambda k: f'detections[{k}]', min_polygon=6)
+
+
+def _check_iou_type(iou_type: str) -> bool:
+    """Refuse an unknown IoU type; whether it evaluates masks."""
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+    return iou_type != 'bbox'
+
+
+def _check_column_values(columns: dict, gt, entry: Callable[[int], str],
+                         min_polygon: int) -> dict:
+    """The checks of detections' values, made once they are columns of the right types: ids
+    the annotations know, finite scores, boxes and masks that fit their image. ``entry(k)``
+    names detection ``k``; returns ``columns``."""
+    for key, known, allowed in (('image_id', gt.imgs, 'an image id'),
+                                ('category_id', gt.cats, 'a category id')):
+        bad = np.flatnonzero(~np.isin(columns[key], np.fromiter(known, np.int64,
+                                                                count=len(known))))
+        if bad.size:
+            raise ValueError(f"{entry(bad[0])}: field '{key}' is {columns[key][bad[0]]}, which "
+                             f'is not {allowed} of the annotations ({len(known)} known)')
+    bad = np.flatnonzero(~np.isfinite(columns['score']))
+    if bad.size:
+        raise ValueError(f"{entry(bad[0])}: field 'score' is {columns['score'][bad[0]]}; "
+                         f'allowed: a finite number ({bad.size} entries affected)')
+    if columns['bbox'] is not None:
+        _check_box_values(columns['bbox'], entry)
+    segms = columns['segmentation']
+    if segms is not None:
         sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
-        _check_rles(segms, list(map(sizes.__getitem__, img_ids)), img_ids,
-                    lambda k: f'detections[{k}]')
-        columns['segmentation'] = segms
+        _check_segmentations(segms, columns['image_id'].tolist(), sizes, entry, min_polygon)
+        if columns['bbox'] is None and not set(map(type, segms)) <= {dict}:
+            idx = next(i for i, s in enumerate(segms) if not isinstance(s, dict))
+            raise ValueError(f"{entry(idx)}: polygon 'segmentation' needs a 'bbox' field "
+                             'too (the LVIS API takes the area of such results from the box)')
     return columns
 
 
@@ -279,9 +279,9 @@ def _known(items, what, key, values, known: set, allowed: str, nested=False) -> 
                              f'{allowed} ({len(known)} known)')
 
 
-def _check_boxes(boxes, items, what: str) -> np.ndarray:
-    """Boxes as 4 finite numbers (never strings or booleans) with width and height >= 0;
-    returns them as an (N, 4) array."""
+def _box_array(boxes, items, what: str) -> np.ndarray:
+    """Boxes as 4 numbers each (never strings or booleans), as an (N, 4) array; their values
+    are checked by :func:`_check_box_values`."""
     allowed = 'allowed: [x, y, width, height], 4 numbers'
     try:
         ok = set(map(type, boxes)) <= {list, tuple} and _types_ok(
@@ -295,8 +295,7 @@ def _check_boxes(boxes, items, what: str) -> np.ndarray:
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
     _first(items, what, 'bbox', lengths != 4, allowed)
     # Flat, as nested lists convert about twice as slowly.
-    arr = np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
-    return _check_box_values(arr, lambda k: _entry(items, what, k))
+    return np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
 
 
 def _check_box_values(arr: np.ndarray, entry: Callable[[int], str]) -> np.ndarray:

@@ -103,7 +103,7 @@ RESULT_CASES = {
     'category_id as float': ('bbox', _set('category_id', lambda d: float(d['category_id'])),
                              r"results\[1\]: field 'category_id' is \d+\.0; allowed: an integer"),
     'category_id as string': ('bbox', _set('category_id', '1'),
-                              r"results\[1\]: field 'category_id' is '1', which is not a cat"),
+                              r"results\[1\]: field 'category_id' is '1'; allowed: an integer"),
     'image_id as float': ('bbox', _set('image_id', lambda d: float(d['image_id'])),
                           r"results\[1\]: field 'image_id' is \d+\.0; allowed: an integer"),
     'image_id as boolean': ('bbox', _set('image_id', True),
