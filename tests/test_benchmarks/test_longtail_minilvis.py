@@ -299,6 +299,28 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
     assert (tmp_path / 'longtail.png').stat().st_size > 0
 
 
+def test_work_dir_of_another_config_is_moved_aside_not_reused(longtail, monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(longtail, 'run', lambda cmd, port: commands.append(cmd))
+    args = argparse.Namespace(nproc=2, port=0)
+    cfg = longtail.run_config('baseline', 4, 0)
+    work_dir = tmp_path / 'baseline_4e_seed0'
+    final = work_dir / f'iter_{cfg.train_cfg.max_iters}.pth'
+    work_dir.mkdir()
+    final.write_text('the checkpoint')
+    cfg.dump(str(work_dir / 'config.py'))
+    assert longtail.train(cfg, str(work_dir), args) == (str(work_dir / 'config.py'), str(final))
+    assert commands == []  # the same config: its checkpoint is reused
+    other = longtail.run_config('baseline', 4, 0)
+    other.model.roi_head.mask_head.conv_out_channels += 1
+    longtail.train(other, str(work_dir), args)
+    assert len(commands) == 1 and '--resume' not in commands[0]  # trained from scratch
+    stale = tmp_path / f'baseline_4e_seed0.stale-{longtail.config_digest(cfg)}'
+    assert (stale / final.name).read_text() == 'the checkpoint'
+    assert longtail.config_digest(longtail.Config.fromfile(str(work_dir / 'config.py'))) == \
+        longtail.config_digest(other)
+
+
 def test_dual_phase_trainings_get_the_split_their_configs_read(longtail, monkeypatch):
     commands = []
     monkeypatch.setattr(longtail, 'run', lambda cmd, port: commands.append(cmd[1:]))
