@@ -51,7 +51,7 @@ def phase1_model(model, split_file: str, ignore_iof_thr: float) -> dict:
 def phase2_model(model, split_file: str, teacher_config: str, teacher_checkpoint: str) -> dict:
     """Phase II: all columns (the phase-II rows start from ``dual_phase_phase2_init.pth``), the
     frozen phase-I model as teacher, the student's batch norm on its running statistics as the
-    teacher's, the graph-matching and intra-class margin losses."""
+    teacher's, the graph-matching loss; no intra-class margin loss on the linear heads."""
     return dict(
         type='DualPhaseCascadeRCNN',
         teacher_config=teacher_config,
@@ -60,7 +60,7 @@ def phase2_model(model, split_file: str, teacher_config: str, teacher_checkpoint
         roi_head=dict(
             type=DualPhaseCascadeRoIHead.__name__,
             split_file=split_file,
-            **_loss_defaults(),
+            **dict(_loss_defaults(), intra_loss_weight=0.0),
             bbox_head=[
                 dict(head, cls_predictor_cfg=dict(type='Linear'))
                 for head in model.roi_head.bbox_head

@@ -11,9 +11,13 @@ phase1_dir = f'work_dirs/{phase1}/'
 model = dict(
     teacher_config=f'configs/minilvis/dual_phase/{phase1}.py',
     teacher_checkpoint=phase1_dir + 'epoch_4.pth',
-    roi_head=dict(bbox_head=[
-        dict(head, type='TDEShared2FCBBoxHead', cls_predictor_cfg=_base_.tde_predictor)
-        for head in _base_.model.roi_head.bbox_head
-    ]))
+    roi_head=dict(
+        # L_intra back, on the causal-norm classifier's cosine scores (the paper's form; the
+        # linear phase-II config this one inherits leaves it out)
+        intra_loss_weight=_base_.dual_phase_roi_head.intra_loss_weight,
+        bbox_head=[
+            dict(head, type='TDEShared2FCBBoxHead', cls_predictor_cfg=_base_.tde_predictor)
+            for head in _base_.model.roi_head.bbox_head
+        ]))
 train_dataloader = dict(dataset=dict(memory_file=phase1_dir + 'dual_phase_memory.json'))
 load_from = phase1_dir + 'dual_phase_phase2_init.pth'
