@@ -81,6 +81,7 @@ IGNORED_NODES = dict(TEMPERED_NORMALISED, **{'model.roi_head.graph_nodes': 'labe
 # L_intra on the linear heads' logits, which the linear phase-II configs leave out (docs/
 # dual_phase.md): the row that shows what it costs.
 WITH_INTRA = {'model.roi_head.intra_loss_weight': 1.0}
+NO_INTRA = {'model.roi_head.intra_loss_weight': 0.0}
 SPLIT = 'data/minilvis/dual_phase_split.json'
 
 # Evaluations of a trained model, by table row: ('alpha', a) TDE at alpha a (a sweep over the
@@ -130,6 +131,11 @@ TRAININGS = {
                                  'dual_phase_tde': ('alpha', 1.5),
                                  'dual_phase_tde_phase1_direction': (
                                      'alpha', 1.5, 'phase1_direction')}),
+    # L_intra on the TDE heads' cosine scores (which their phase-II configs keep) against none.
+    'dual_phase_tde_no_intra': dict(phase1=TDE_DUAL_PHASE_CONFIGS[0],
+                                    phase2=TDE_DUAL_PHASE_CONFIGS[1], phase2_options=NO_INTRA,
+                                    rows={'dual_phase_deconfound_no_intra': ('alpha', 0.0),
+                                          'dual_phase_tde_no_intra': ('alpha', 1.5)}),
     # The graph variants (issue 27) against the controls no variant may lose to: no graph term,
     # per-box distillation, and joint training followed by the same phase II.
     'dual_phase_graph_t': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
@@ -177,6 +183,8 @@ ROW_LABELS = {
     'dual_phase_tde': 'dual-phase, de-confound-TDE (alpha 1.5)',
     'dual_phase_tde_phase1_direction': 'dual-phase, de-confound-TDE (alpha 1.5), phase-I head '
                                        'direction kept',
+    'dual_phase_deconfound_no_intra': 'dual-phase, de-confound heads (TDE off), without L_intra',
+    'dual_phase_tde_no_intra': 'dual-phase, de-confound-TDE (alpha 1.5), without L_intra',
     'dual_phase_graph_t': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}',
     'dual_phase_graph_t_norm': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}, '
                                'unit features',
