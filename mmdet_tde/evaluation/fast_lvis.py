@@ -2,30 +2,21 @@
 
 The engines' ``lvis_style`` (:mod:`.lvis_matching`) applies LVIS's federated rules within an
 image and category. What they leave to the caller, and this module does as
-``lvis.LVISResults``/``lvis.LVISEval`` do:
+``lvis.LVISResults``/``lvis.LVISEval`` do: keep the 300 top-scoring detections per image; drop
+detections of a category neither annotated nor verified absent in their image; leave out
+ground truth and detections of area 0 (:mod:`.lvis_ground_truth`); summarise AP / AP50 / AP75 /
+APs / APm / APl / APr / APc / APf / AR@300.
 
-- keep only the 300 top-scoring detections per image (across categories);
-- drop detections of a category neither annotated nor verified absent in their image;
-- leave out ground truth and detections whose area is not in (0, inf), and treat no ground
-  truth as crowd (:mod:`.lvis_ground_truth`);
-- summarise AP / AP50 / AP75 / APs / APm / APl / APr / APc / APf / AR@300.
-
-Two variants from later work, both with the same federated rules:
-
-- Fixed AP (Dave et al., "Evaluating Large-Vocabulary Object Detectors: The Devil is in the
-  Details", arXiv:2102.01066; :func:`evaluate_lvis_fixed`): the top 10,000 detections of every
-  category over the whole dataset and no per-image limit, so a category's AP no longer depends
-  on how many detections of other categories share its images.
-- Boundary AP (Cheng et al., "Boundary IoU: Improving Object-Centric Image Segmentation
-  Evaluation", CVPR 2021, arXiv:2103.16562; ``iou_type='boundary'``): masks matched by
-  min(mask IoU, boundary IoU), boundaries of width 2% of the image diagonal, as computed by
-  faster-coco-eval's ``iouType='boundary'``.
-
-Inputs are checked first (:mod:`.lvis_input_checks`), so bad results fail with a message that
-names the field.
+Two variants with the same federated rules (docs/evaluation.md): Fixed AP (Dave et al.,
+"Evaluating Large-Vocabulary Object Detectors: The Devil is in the Details", arXiv:2102.01066;
+:func:`evaluate_lvis_fixed`) and Boundary AP (Cheng et al., "Boundary IoU: Improving
+Object-Centric Image Segmentation Evaluation", CVPR 2021, arXiv:2103.16562;
+``iou_type='boundary'``, faster-coco-eval's). Inputs are checked first
+(:mod:`.lvis_input_checks`), so bad results fail with a message that names the field.
 """
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -42,8 +33,7 @@ __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
     'LVISGroundTruth', 'MAX_DETS_PER_CATEGORY', 'MAX_DETS_PER_IMAGE', 'METRIC_NAMES',
     'check_columns', 'check_results', 'count_categories_below', 'evaluate_lvis',
-    'evaluate_lvis_fixed', 'limit_dets_per_category', 'limit_dets_per_image',
-    'load_lvis_annotations', 'load_results'
+    'evaluate_lvis_fixed', 'load_lvis_annotations', 'load_results'
 ]
 
 METRIC_NAMES = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300')
@@ -91,9 +81,13 @@ def load_results(result_file: str) -> list:
 
 
 def _top_per_group(groups: np.ndarray, scores: np.ndarray, max_dets: int) -> np.ndarray:
-    """Indices of the ``max_dets`` top-scoring entries of every value of ``groups``, ascending.
+    """Indices of the ``max_dets`` top-scoring entries of every value of ``groups``, ascending:
+    per image, what ``LVISResults`` keeps; per category, Fixed AP's selection (made, as its
+    authors make it, before LVIS drops unverified categories and area 0).
 
-    Ties at the cut keep the earlier entry (a stable sort). Kept entries stay in input order.
+    Ties at the cut keep the earlier entry (a stable sort, like both references'). Kept entries
+    stay in input order: matching sorts them by score stably, so tied scores meet in the same
+    relative order as in the LVIS API.
     """
     counts = _counts(groups)
     if counts.max(initial=0) <= max_dets:  # the usual case: nothing to cut, no lexsort
@@ -111,33 +105,6 @@ def _counts(ids: np.ndarray) -> np.ndarray:
     if ids.size and ids.max() - ids.min() <= 4 * ids.size:
         return np.bincount(ids - ids.min())
     return np.unique(ids, return_counts=True)[1]
-
-
-def _top_dicts(results: Sequence[dict], key: str, max_dets: int) -> list:
-    groups = np.array([r[key] for r in results], dtype=np.int64)
-    scores = np.array([r['score'] for r in results], dtype=np.float64)
-    return [results[i] for i in _top_per_group(groups, scores, max_dets)]
-
-
-def limit_dets_per_image(results: Sequence[dict], max_dets: int = MAX_DETS_PER_IMAGE) -> list:
-    """Keep the ``max_dets`` top-scoring detections of every image, as ``LVISResults`` does.
-
-    Ties at the cut keep the earlier detection (a stable sort, like the LVIS API's). Kept
-    detections stay in input order: matching sorts them by score stably, so tied scores meet
-    in the same relative order as in the LVIS API.
-    """
-    return _top_dicts(results, 'image_id', max_dets)
-
-
-def limit_dets_per_category(results: Sequence[dict],
-                            max_dets: int = MAX_DETS_PER_CATEGORY) -> list:
-    """Keep the ``max_dets`` top-scoring detections of every category over all images.
-
-    Fixed AP's selection, made on the raw results as its authors make it: detections that LVIS
-    later drops (unverified categories, area 0) still take their places. Ties at the cut keep
-    the earlier detection, as their stable ``sorted(..., reverse=True)`` does.
-    """
-    return _top_dicts(results, 'category_id', max_dets)
 
 
 def evaluate_lvis(gt: LVISGroundTruth,
@@ -233,7 +200,7 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     # absent, and one of area 0 (which still took its place among the 300 of its image or
     # the top K of its category).
     dets = take(dets, gt.verified(dets['image_id'], dets['category_id']))
-    dets['area'] = _detection_areas(dets)
+    dets['area'] = _detection_areas(dets, gt)
     dets = take(dets, has_evaluated_area(dets['area']))
     errors = None
     if tide:  # TIDE compares categories within an image: all detections in one process
@@ -293,18 +260,25 @@ def _category_owners(dets: dict, gt: LVISGroundTruth, group) -> np.ndarray:
     return least_loaded_owners(costs, group.world_size)
 
 
-def _detection_areas(dets: dict) -> np.ndarray:
+def _detection_areas(dets: dict, gt: LVISGroundTruth) -> np.ndarray:
     """Each detection's area as the LVIS API takes it: ``w * h`` of its box, else its mask's
-    area (masks without boxes then get the mask's box, which the engines read)."""
+    area (masks without boxes then get the mask's box, which the engines read). Masks become
+    compressed RLEs first, as the LVIS API's ``ann_to_rle`` makes them (uncompressed RLEs
+    compressed, polygons rasterised and merged): what area, box and IoU functions read."""
+    segms = dets['segmentation']
+    if segms is not None and not (set(map(type, segms)) <= {dict} and list not in set(
+            map(type, map(itemgetter('counts'), segms)))):
+        engine = gt.engine('hotcoco')
+        dets['segmentation'] = [
+            engine.annToRLE(dict(image_id=img_id, segmentation=segm))
+            if not isinstance(segm, dict) or isinstance(segm['counts'], list) else segm
+            for segm, img_id in zip(segms, dets['image_id'].tolist())]
     if dets['bbox'] is not None:
         return dets['bbox'][:, 2] * dets['bbox'][:, 3]
     from hotcoco import mask as mask_utils
-    # Uncompressed RLEs (list counts) as compressed ones, which area and toBbox read.
-    rles = [mask_utils.frPyObjects(s, *s['size']) if isinstance(s['counts'], list) else s
-            for s in dets['segmentation']]
-    dets['segmentation'] = rles
-    dets['bbox'] = np.asarray(mask_utils.toBbox(rles), dtype=np.float64).reshape(-1, 4)
-    return np.asarray(mask_utils.area(rles), dtype=np.float64)
+    dets['bbox'] = np.asarray(mask_utils.toBbox(dets['segmentation']),
+                              dtype=np.float64).reshape(-1, 4)
+    return np.asarray(mask_utils.area(dets['segmentation']), dtype=np.float64)
 
 
 def _collect(gt, cat_ids, precision, recall, iou_type, num_dets, protocol) -> LVISEvalResult:

@@ -360,22 +360,17 @@ def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
         raise ValueError(f"{entry(idx)}: field 'segmentation' has counts of type "
                          f'{type(counts[idx]).__name__}; allowed: a compressed RLE string or '
                          'a list of run lengths')
-    area = np.array([h * w for h, w in hws], dtype=np.int64)
-    if list in count_types:
-        strings = [k for k, c in enumerate(counts) if not isinstance(c, list)]
-        lists = [k for k, c in enumerate(counts) if isinstance(c, list)]
-    else:
-        strings, lists = range(len(counts)), []
-    if strings:
-        texts = counts if len(strings) == len(counts) else [counts[k] for k in strings]
+    lists = [k for k, c in enumerate(counts) if isinstance(c, list)] if list in count_types else []
+    strings = np.setdiff1d(np.arange(len(counts)), lists) if lists else np.arange(len(counts))
+    sums = np.zeros(len(counts), np.int64)
+    if strings.size:
+        texts = counts if not lists else [counts[k] for k in strings.tolist()]
         if bytes in count_types:
             texts = [t.decode('latin-1') if isinstance(t, bytes) else t for t in texts]
-        sums, bad, reason = _compressed_sums(texts)
+        sums[strings], bad, reason = _compressed_sums(texts)
         if bad is not None:
-            raise ValueError(f"{entry(strings[bad])}: field 'segmentation' has counts "
+            raise ValueError(f"{entry(int(strings[bad]))}: field 'segmentation' has counts "
                              f'{_short(texts[bad])} that are not a compressed RLE: {reason}')
-        _check_sums(sums, area[np.asarray(strings, dtype=np.int64)],
-                    [hws[k] for k in strings] if lists else hws, lambda k: entry(strings[k]))
     if lists:
         runs = [counts[k] for k in lists]
         if not _types_ok(chain.from_iterable(runs), _INT_TYPES):
@@ -383,26 +378,15 @@ def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
             value = next(v for v in runs[idx] if not _is_type(v, _INT_TYPES))
             raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
                              f'{value!r} in its counts; allowed: integers >= 0')
-        lengths = np.fromiter(map(len, runs), np.int64, count=len(runs))
-        try:
-            flat = np.fromiter(chain.from_iterable(runs), np.int64, count=int(lengths.sum()))
-        except OverflowError:
-            flat = np.array([min(max(int(v), -1), 1 << 62) for r in runs for v in r], np.int64)
-        owner = np.repeat(np.arange(len(runs)), lengths)
-        neg = np.flatnonzero(flat < 0)
-        if neg.size:
-            idx = int(owner[neg[0]])
+        if min(chain.from_iterable(runs), default=0) < 0:
+            idx = next(k for k, r in enumerate(runs) if min(r, default=0) < 0)
             raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
-                             f'{flat[neg[0]]} in its counts; allowed: integers >= 0')
-        sums = _sums_per_owner(np.minimum(flat, _MAX_PIXELS), lengths)
-        _check_sums(sums, area[lists], [hws[k] for k in lists], lambda k: entry(lists[k]))
-
-
-def _check_sums(sums, area, hws, entry) -> None:
-    bad = np.flatnonzero(sums != area)
+                             f'{min(runs[idx])} in its counts; allowed: integers >= 0')
+        # Python ints cannot overflow; garbage is clipped before it reaches int64.
+        sums[lists] = [min(sum(r), _MAX_PIXELS) for r in runs]
+    bad = np.flatnonzero(sums != np.array([h * w for h, w in hws], dtype=np.int64))
     if bad.size:
-        idx = int(bad[0])
-        h, w = hws[idx]
+        (h, w), idx = hws[bad[0]], int(bad[0])
         raise ValueError(f"{entry(idx)}: field 'segmentation' has RLE counts that add up to "
                          f'{sums[idx]} pixels, not height x width = {h} x {w} = {h * w}')
 

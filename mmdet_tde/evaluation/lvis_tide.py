@@ -3,41 +3,14 @@ are given another (often a frequent) category, because boxes are off, or because
 is found?
 
 Bolya et al., "TIDE: A General Toolbox for Identifying Object Detection Errors", ECCV 2020,
-arXiv:2008.08115. hotcoco's ``COCOeval.tide_errors`` gives only totals over all categories:
-no ΔAP per category, and a class error involves two categories (a rare object detected as a
-frequent one), so it cannot be confined to one group either. It also fixes a Cls error as a
-true positive of the detection's own (wrong) category, which would credit the frequent
-category with the rare one's object. The errors are therefore found here, with TIDE's own
-fixes, on the detections LVIS evaluates (what :mod:`.fast_lvis` keeps: 300 per image, only
-categories annotated or verified absent in the image, nothing of area 0). Where LVIS's rules
-are COCO's, the counts, AP50 and the ΔAP of Both, Dupe, Bkg and Miss equal hotcoco's.
-
-At IoU ``pos_thr``, detections are matched as the LVIS API matches them (by score, each to the
-unmatched ground truth of its own category with the highest IoU >= ``pos_thr``; an unmatched
-detection of a not-exhaustively annotated category is ignored). Every other unmatched
-detection gets the first type that applies:
-
-- Loc: IoU in [bg_thr, pos_thr) with ground truth of its own category;
-- Cls: IoU >= pos_thr with ground truth of another category;
-- Dupe: IoU >= pos_thr with ground truth of its own category (already matched);
-- Bkg: IoU < bg_thr with all ground truth of the image;
-- Both: the rest (another category, IoU in [bg_thr, pos_thr)).
-
-Miss: ground truth left unmatched that no Loc or Cls error aims at.
-
-ΔAP of a type is AP50 with all errors of the type fixed minus AP50. A Loc or Cls error aimed
-at (its highest-IoU ground truth) unmatched ground truth becomes its true positive, a Cls one
-in the ground truth's category (of several aimed at the same ground truth, the top-scoring one;
-the others are removed); every other error of the type is removed; fixing Miss takes the
-missed ground truth out of the denominator. The fixes are made over all categories at once
-(a Cls fix takes a false positive from the predicted category and gives a true positive to
-the ground truth's); only the averages are per group. As AP is the mean over categories with
-ground truth, a group's ΔAP is the mean of its categories' ΔAP, and the ΔAP over all
-categories is the groups' ΔAP weighted by their number of categories with ground truth. The
-ΔAP of different types do not add up to 1 - AP (TIDE's fixes overlap).
-
-Confusion into a category that LVIS does not evaluate in the image (neither annotated nor
-verified absent) is invisible here, as it is to LVIS AP: the object then counts as Miss.
+arXiv:2008.08115. hotcoco's ``COCOeval.tide_errors`` gives only totals over all categories,
+and it fixes a Cls error as a true positive of the detection's own (wrong) category, which
+would credit the frequent category with the rare one's object. The errors are therefore found
+here, with TIDE's own types, order and fixes, on the detections LVIS evaluates (what
+:mod:`.fast_lvis` keeps), matched at ``pos_thr`` as the LVIS API matches them; only the
+averages are per group (a group's ΔAP is the mean of its categories'). The types and fixes:
+docs/evaluation.md, "Errors per frequency group (TIDE)". Where LVIS's rules are COCO's, the
+counts, AP50 and the ΔAP of Both, Dupe, Bkg and Miss equal hotcoco's.
 """
 from typing import Dict
 
@@ -179,9 +152,7 @@ def _ious(gt, dets, d, g, iou_type, mask_utils) -> np.ndarray:
         return _box_iou(dets['bbox'][d], np.array([anns[i]['bbox'] for i in g.tolist()],
                                                   np.float64))
     engine = gt.engine('hotcoco')
-    dt_rles = [dets['segmentation'][i] for i in d.tolist()]
-    dt_rles = [mask_utils.frPyObjects(s, *s['size']) if isinstance(s['counts'], list) else s
-               for s in dt_rles]
+    dt_rles = [dets['segmentation'][i] for i in d.tolist()]  # compressed by fast_lvis
     gt_rles = [engine.annToRLE(anns[i]) for i in g.tolist()]
     return np.asarray(mask_utils.iou(dt_rles, gt_rles, np.zeros(len(g), np.uint8)))
 

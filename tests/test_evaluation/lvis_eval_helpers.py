@@ -1,10 +1,12 @@
-"""Reference numbers from the LVIS API (lvis 0.5.3) for the evaluation tests."""
+"""Reference numbers from the LVIS API (lvis 0.5.3) for the evaluation tests, and what they
+compare with it."""
 import copy
 import json
 
 import numpy as np
 
 from mmdet_tde.evaluation import patch_lvis_numpy
+from mmdet_tde.evaluation.fast_lvis import _top_per_group
 
 patch_lvis_numpy()
 from lvis import LVIS, LVISEval, LVISResults  # noqa: E402
@@ -47,3 +49,10 @@ def assert_same_as_lvis_api(result, ref: LVISEval, tol: float = 1e-12):
     for row in result.per_category:
         assert abs(row['AP'] - ref_cat_ap[row['category_id']]) <= tol, row['category_id']
     return ref_summary, ref_cat_ap
+
+
+def top_dicts(dets: list, key: str, max_dets: int) -> list:
+    """The detections evaluation keeps of each ``key`` (image or category), as dicts."""
+    groups = np.array([d[key] for d in dets], dtype=np.int64)
+    scores = np.array([d['score'] for d in dets], dtype=np.float64)
+    return [dets[i] for i in _top_per_group(groups, scores, max_dets)]

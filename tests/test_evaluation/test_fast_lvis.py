@@ -8,11 +8,10 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from lvis_eval_helpers import (LVISResults, assert_same_as_lvis_api, drop_categories,
-                               lvis_api_eval)
+                               lvis_api_eval, top_dicts)
 
 from mmdet_tde.evaluation.fast_lvis import (METRIC_NAMES, check_results, evaluate_lvis,
-                                            limit_dets_per_image, load_lvis_annotations,
-                                            load_results)
+                                            load_lvis_annotations, load_results)
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
@@ -106,7 +105,7 @@ def test_limit_dets_per_image_keeps_what_lvis_api_keeps():
                                 seed=4)
     for uid, det in enumerate(dets):
         det['uid'] = uid
-    ours = limit_dets_per_image(dets, 300)
+    ours = top_dicts(dets, 'image_id', 300)
     ref = LVISResults.limit_dets_per_image(None, dets, 300)
     assert sorted(d['uid'] for d in ours) == sorted(d['uid'] for d in ref)
     assert len(ours) < len(dets)

@@ -10,15 +10,15 @@ import json
 
 import numpy as np
 import pytest
-from lvis_eval_helpers import LVIS, LVISEval, LVISResults, lvis_api_per_category_ap
+from lvis_eval_helpers import (LVIS, LVISEval, LVISResults, lvis_api_per_category_ap,
+                               top_dicts)
 from test_eval_lvis_tool import METRIC_KEYS, _tool_main
 from test_fast_lvis import _case
 from test_fast_lvis_metric import _run, lvis_case  # noqa: F401 (a fixture)
 
 from mmdet_tde.evaluation import FastLVISMetric
 from mmdet_tde.evaluation.fast_lvis import (FIXED_METRIC_NAMES, METRIC_NAMES, evaluate_lvis,
-                                            evaluate_lvis_fixed, limit_dets_per_category,
-                                            load_lvis_annotations)
+                                            evaluate_lvis_fixed, load_lvis_annotations)
 from mmdet_tde.testing import make_lvis_annotations, make_lvis_detections
 
 TOL = 1e-12
@@ -125,7 +125,7 @@ def test_limit_dets_per_category_keeps_what_the_authors_keep():
     dets = make_lvis_detections(gt, dets_per_image=50, score_decimals=1, seed=63)
     for uid, det in enumerate(dets):
         det['uid'] = uid
-    ours = limit_dets_per_category(dets, 40)
+    ours = top_dicts(dets, 'category_id', 40)
     assert sorted(d['uid'] for d in ours) == sorted(d['uid'] for d in top_k_per_category(dets, 40))
     assert [d['uid'] for d in ours] == sorted(d['uid'] for d in ours)  # input order kept
     assert len(ours) < len(dets)

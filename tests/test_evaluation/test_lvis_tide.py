@@ -129,6 +129,25 @@ def test_each_error_type_counted_and_its_dap_from_the_lvis_api(iou_type, tmp_pat
     assert rows['f']['dAP_Dupe'] > 0 and rows['f']['dAP_Both'] == pytest.approx(0, abs=1e-12)
 
 
+def test_polygon_and_uncompressed_masks_give_the_errors_of_their_rles():
+    """Mask results in any form the metric takes are compared as the same masks."""
+    rles = _detections()
+    polygons = [dict(d, segmentation=_polygon(d['bbox'])) for d in rles]
+    uncompressed = [dict(d, segmentation=dict(size=[SIZE, SIZE], counts=_run_lengths(d)))
+                    for d in rles]
+    expected = evaluate_lvis(load_lvis_annotations(_ground_truth()), rles, 'segm', tide=True)
+    for dets in (polygons, uncompressed):
+        result = evaluate_lvis(load_lvis_annotations(_ground_truth()), dets, 'segm', tide=True)
+        assert result.errors == expected.errors
+        assert result.summary == expected.summary
+
+
+def _run_lengths(det) -> list:
+    flat = mask_utils.decode(det['segmentation']).flatten(order='F')
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])
+    return ([0] if flat[0] else []) + np.diff(bounds).tolist()
+
+
 def test_groups_without_ground_truth_have_no_dap():
     gt = _ground_truth(left_out=('A', ))
     errors = evaluate_lvis(load_lvis_annotations(gt), _detections(), 'bbox', tide=True).errors

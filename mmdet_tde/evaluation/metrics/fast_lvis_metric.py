@@ -60,26 +60,19 @@ class FastLVISMetric(LVISMetric):
             Cls, Loc, Both, Dupe, Bkg, Miss) for 'bbox' and 'segm', and keep them in the
             report JSON as ``errors`` (:mod:`..lvis_tide`). Defaults to False.
 
-        The other arguments are those of ``LVISMetric``; ``proposal_nums`` and ``iou_thrs``
-        only matter to proposal metrics, which this metric does not offer.
+        ``classwise``, ``metric_items``, ``format_only``, ``outfile_prefix`` and the other
+        arguments (``collect_device``, ``prefix``, ``backend_args``, ...) go to ``LVISMetric``;
+        ``proposal_nums`` and ``iou_thrs`` only matter to proposal metrics, which this metric
+        does not offer.
     """
 
     def __init__(self,
                  ann_file: Optional[str] = None,
                  metric: Union[str, List[str]] = 'bbox',
-                 classwise: bool = False,
-                 proposal_nums: Sequence[int] = (100, 300, 1000),
-                 iou_thrs: Optional[Union[float, Sequence[float]]] = None,
-                 metric_items: Optional[Sequence[str]] = None,
-                 format_only: bool = False,
-                 outfile_prefix: Optional[str] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 file_client_args: dict = None,
-                 backend_args: dict = None,
                  report: bool = True,
                  ap_fixed: bool = False,
-                 tide: bool = False) -> None:
+                 tide: bool = False,
+                 **kwargs) -> None:
         if ann_file is None:
             raise ValueError(
                 'FastLVISMetric needs ann_file: LVIS evaluation uses the neg_category_ids, '
@@ -87,19 +80,15 @@ class FastLVISMetric(LVISMetric):
         metrics = metric if isinstance(metric, list) else [metric]
         # The parent loads annotations with the LVIS API; here load_lvis_annotations does.
         # It knows no 'boundary', which needs the same mask results as 'segm'.
-        super().__init__(
-            ann_file=None, metric=[m if m != 'boundary' else 'segm' for m in metrics],
-            classwise=classwise, proposal_nums=proposal_nums, iou_thrs=iou_thrs,
-            metric_items=metric_items, format_only=format_only, outfile_prefix=outfile_prefix,
-            collect_device=collect_device, prefix=prefix, file_client_args=file_client_args,
-            backend_args=backend_args)
+        super().__init__(ann_file=None, metric=[m if m != 'boundary' else 'segm' for m in metrics],
+                         **kwargs)
         self.metrics = metrics
         for name in self.metrics:
             if name not in IOU_TYPES:
                 raise KeyError(f"FastLVISMetric evaluates metric 'bbox', 'segm' and 'boundary', "
                                f"got '{name}'; use mmdet's LVISMetric for proposal metrics")
         allowed_items = METRIC_NAMES + (FIXED_METRIC_NAMES if ap_fixed else ())
-        for item in metric_items or ():
+        for item in self.metric_items or ():
             if item not in allowed_items:
                 raise KeyError(f"metric item '{item}' is not supported; allowed: "
                                f"{', '.join(allowed_items)}")
