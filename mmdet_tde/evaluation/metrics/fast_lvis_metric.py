@@ -259,8 +259,7 @@ class FastLVISMetric(LVISMetric):
             category_id=cat_ids[np.concatenate(labels + [np.zeros(0, np.int64)])],
             score=np.concatenate(scores + [np.zeros(0)]), bbox=boxes, segmentation=None)
         if masks:
-            columns['segmentation'] = [_rle_with_str_counts(m) for pred in preds
-                                       for m in pred['masks']]
+            columns['segmentation'] = [m for pred in preds for m in pred['masks']]
         return columns
 
     def _report_prefix(self, logger: MMLogger) -> Optional[str]:
@@ -272,11 +271,6 @@ class FastLVISMetric(LVISMetric):
             return osp.join(osp.dirname(logger.log_file), 'lvis_eval')
         logger.info('LVIS report files not written: set outfile_prefix or run with a work dir')
         return None
-
-
-def _rle_with_str_counts(rle: dict) -> dict:
-    counts = rle['counts']
-    return dict(size=rle['size'], counts=counts.decode() if isinstance(counts, bytes) else counts)
 
 
 def _detection_offsets(preds: Sequence[tuple], group) -> List[int]:
