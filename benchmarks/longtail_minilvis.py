@@ -136,6 +136,16 @@ TRAININGS = {
                                     phase2=TDE_DUAL_PHASE_CONFIGS[1], phase2_options=NO_INTRA,
                                     rows={'dual_phase_deconfound_no_intra': ('alpha', 0.0),
                                           'dual_phase_tde_no_intra': ('alpha', 1.5)}),
+    # The linear heads' best graph variant on the TDE heads, against their no-graph control.
+    'dual_phase_tde_no_graph': dict(phase1=TDE_DUAL_PHASE_CONFIGS[0],
+                                    phase2=TDE_DUAL_PHASE_CONFIGS[1], phase2_options=NO_GRAPH,
+                                    rows={'dual_phase_deconfound_no_graph': ('alpha', 0.0),
+                                          'dual_phase_tde_no_graph': ('alpha', 1.5)}),
+    'dual_phase_tde_graph_t_norm_ignored': dict(
+        phase1=TDE_DUAL_PHASE_CONFIGS[0], phase2=TDE_DUAL_PHASE_CONFIGS[1],
+        phase2_options=IGNORED_NODES,
+        rows={'dual_phase_deconfound_graph_t_norm_ignored': ('alpha', 0.0),
+              'dual_phase_tde_graph_t_norm_ignored': ('alpha', 1.5)}),
     # The graph variants (issue 27) against the controls no variant may lose to: no graph term,
     # per-box distillation, and joint training followed by the same phase II.
     'dual_phase_graph_t': dict(phase1=DUAL_PHASE_CONFIGS[0], phase2=DUAL_PHASE_CONFIGS[1],
@@ -185,6 +195,15 @@ ROW_LABELS = {
                                        'direction kept',
     'dual_phase_deconfound_no_intra': 'dual-phase, de-confound heads (TDE off), without L_intra',
     'dual_phase_tde_no_intra': 'dual-phase, de-confound-TDE (alpha 1.5), without L_intra',
+    'dual_phase_deconfound_no_graph': 'dual-phase, de-confound heads (TDE off), without the '
+                                      'graph loss',
+    'dual_phase_tde_no_graph': 'dual-phase, de-confound-TDE (alpha 1.5), without the graph loss',
+    'dual_phase_deconfound_graph_t_norm_ignored': (
+        'dual-phase, de-confound heads (TDE off), graph term at temperature '
+        f'{GRAPH_TEMPERATURE}, unit features, ignored boxes as nodes'),
+    'dual_phase_tde_graph_t_norm_ignored': (
+        f'dual-phase, de-confound-TDE (alpha 1.5), graph term at temperature {GRAPH_TEMPERATURE}, '
+        'unit features, ignored boxes as nodes'),
     'dual_phase_graph_t': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}',
     'dual_phase_graph_t_norm': f'dual-phase, graph term at temperature {GRAPH_TEMPERATURE}, '
                                'unit features',

@@ -176,6 +176,9 @@ VARIANTS = {
     'joint_then_phase2_graph_t': ('joint_then_phase2', dict(graph_temperature=0.05)),
     'joint_then_phase2_graph_t_norm': ('joint_then_phase2',
                                        dict(graph_temperature=0.05, graph_normalize=True)),
+    'dual_phase_tde_no_graph': ('dual_phase_tde', dict(graph_loss_weight=0.0)),
+    'dual_phase_tde_graph_t_norm_ignored': ('dual_phase_tde', dict(
+        graph_temperature=0.05, graph_normalize=True, graph_nodes='labelled_and_ignored')),
 }
 
 
