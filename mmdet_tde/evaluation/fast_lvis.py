@@ -200,7 +200,8 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     # absent, and one of area 0 (which still took its place among the 300 of its image or
     # the top K of its category).
     dets = take(dets, gt.verified(dets['image_id'], dets['category_id']))
-    dets['area'] = _detection_areas(dets, gt)
+    _compress_masks(dets, gt)
+    dets['area'] = _detection_areas(dets)
     dets = take(dets, has_evaluated_area(dets['area']))
     errors = None
     if tide:  # TIDE compares categories within an image: all detections in one process
@@ -260,19 +261,25 @@ def _category_owners(dets: dict, gt: LVISGroundTruth, group) -> np.ndarray:
     return least_loaded_owners(costs, group.world_size)
 
 
-def _detection_areas(dets: dict, gt: LVISGroundTruth) -> np.ndarray:
-    """Each detection's area as the LVIS API takes it: ``w * h`` of its box, else its mask's
-    area (masks without boxes then get the mask's box, which the engines read). Masks become
-    compressed RLEs first, as the LVIS API's ``ann_to_rle`` makes them (uncompressed RLEs
-    compressed, polygons rasterised and merged): what area, box and IoU functions read."""
+def _compress_masks(dets: dict, gt: LVISGroundTruth) -> None:
+    """Every mask as a compressed RLE, as the LVIS API's ``ann_to_rle`` makes it (uncompressed
+    RLEs compressed, polygons rasterised and merged): what the engines' area, box and IoU
+    functions and the TIDE pass read. Nothing to do in the usual case (RLEs with string or
+    bytes counts), which two C-speed type scans detect."""
     segms = dets['segmentation']
-    if segms is not None and not (set(map(type, segms)) <= {dict} and list not in set(
+    if segms is None or (set(map(type, segms)) <= {dict} and list not in set(
             map(type, map(itemgetter('counts'), segms)))):
-        engine = gt.engine('hotcoco')
-        dets['segmentation'] = [
-            engine.annToRLE(dict(image_id=img_id, segmentation=segm))
-            if not isinstance(segm, dict) or isinstance(segm['counts'], list) else segm
-            for segm, img_id in zip(segms, dets['image_id'].tolist())]
+        return
+    engine = gt.engine('hotcoco')
+    dets['segmentation'] = [
+        engine.annToRLE(dict(image_id=img_id, segmentation=segm))
+        if not isinstance(segm, dict) or isinstance(segm['counts'], list) else segm
+        for segm, img_id in zip(segms, dets['image_id'].tolist())]
+
+
+def _detection_areas(dets: dict) -> np.ndarray:
+    """Each detection's area as the LVIS API takes it: ``w * h`` of its box, else its mask's
+    area (masks without boxes then get the mask's box, which the engines read)."""
     if dets['bbox'] is not None:
         return dets['bbox'][:, 2] * dets['bbox'][:, 3]
     from hotcoco import mask as mask_utils

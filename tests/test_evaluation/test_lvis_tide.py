@@ -10,6 +10,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from lvis_eval_helpers import lvis_api_eval
+from test_fast_lvis import _uncompressed_rle
 
 from mmdet_tde.evaluation.fast_lvis import evaluate_lvis, load_lvis_annotations
 from mmdet_tde.evaluation.lvis_tide import ERROR_TYPES, tide_by_frequency
@@ -133,19 +134,13 @@ def test_polygon_and_uncompressed_masks_give_the_errors_of_their_rles():
     """Mask results in any form the metric takes are compared as the same masks."""
     rles = _detections()
     polygons = [dict(d, segmentation=_polygon(d['bbox'])) for d in rles]
-    uncompressed = [dict(d, segmentation=dict(size=[SIZE, SIZE], counts=_run_lengths(d)))
+    uncompressed = [dict(d, segmentation=_uncompressed_rle(mask_utils.decode(d['segmentation'])))
                     for d in rles]
     expected = evaluate_lvis(load_lvis_annotations(_ground_truth()), rles, 'segm', tide=True)
     for dets in (polygons, uncompressed):
         result = evaluate_lvis(load_lvis_annotations(_ground_truth()), dets, 'segm', tide=True)
         assert result.errors == expected.errors
         assert result.summary == expected.summary
-
-
-def _run_lengths(det) -> list:
-    flat = mask_utils.decode(det['segmentation']).flatten(order='F')
-    bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])
-    return ([0] if flat[0] else []) + np.diff(bounds).tolist()
 
 
 def test_groups_without_ground_truth_have_no_dap():
