@@ -66,6 +66,10 @@ DUAL_PHASE_CONFIGS = ('dual_phase/cascade_phase1_r18_minilvis.py',
                       'dual_phase/cascade_phase2_r18_minilvis.py')
 TDE_DUAL_PHASE_CONFIGS = ('dual_phase/cascade_tde_phase1_r18_minilvis.py',
                           'dual_phase/cascade_tde_phase2_r18_minilvis.py')
+# Every phase II starts from the paper's form of the graph term, which the phase-II configs
+# shipped when these rows were chosen; a training's phase2_options change it.
+PAPER_FORM = {'model.roi_head.graph_temperature': 1.0, 'model.roi_head.graph_normalize': False,
+              'model.roi_head.graph_nodes': 'labelled'}
 NO_GRAPH = {'model.roi_head.graph_loss_weight': 0.0}
 # The graph variants' temperature, fixed before any of them ran: the cosines of post-ReLU
 # features between different boxes lie in about [0.5, 1], so at 0.05 a node at the middle
@@ -227,6 +231,10 @@ REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_
 # that resolves to the same training keeps the finished runs.
 DIGEST_KEYS = ('model', 'train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
                'param_scheduler', 'optim_wrapper', 'randomness', 'load_from')
+# Dual-phase RoI-head options that the phase-II configs left out when the first runs trained, at
+# the values their RoI head then took: the digest leaves these values out, so that writing them
+# into the configs keeps the runs.
+UNWRITTEN_ROI_HEAD_OPTIONS = {'graph_nodes': 'labelled', 'head_direction': 'update'}
 
 
 def parse_args():
@@ -304,7 +312,7 @@ def run_configs(training, epochs, seed):
     phase1 = (run_config(phase1, epochs, seed) if phase1 in TRAININGS else
               iteration_schedule(seeded_config(phase1, seed), epochs))
     phase2 = seeded_config(recipe['phase2'], seed)
-    phase2.merge_from_dict(recipe.get('phase2_options', {}))
+    phase2.merge_from_dict(dict(PAPER_FORM, **recipe.get('phase2_options', {})))
     return [phase1, phase2]
 
 
@@ -319,6 +327,10 @@ def run_config(training, epochs, seed):
 
 def config_digest(cfg):
     resolved = cfg.to_dict()
+    roi_head = resolved['model'].get('roi_head', {})
+    for key, value in UNWRITTEN_ROI_HEAD_OPTIONS.items():
+        if roi_head.get(key, value) == value:
+            roi_head.pop(key, None)
     text = json.dumps({k: resolved.get(k) for k in DIGEST_KEYS}, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -226,6 +226,23 @@ def test_digest_covers_what_changes_a_run_only(longtail):
     assert longtail.config_digest(cfg) != digest
 
 
+def test_digest_keeps_runs_whose_configs_left_the_later_options_out(longtail):
+    """A phase-II config that writes out graph_nodes and head_direction at the values the RoI
+    head took when they were left out has the digest of the config without them."""
+    phase2 = longtail.run_configs('dual_phase', 8, 1)[1]
+    roi_head = phase2.model.roi_head
+    written = {k: roi_head.pop(k) for k in longtail.UNWRITTEN_ROI_HEAD_OPTIONS if k in roi_head}
+    assert written == {k: v for k, v in longtail.UNWRITTEN_ROI_HEAD_OPTIONS.items()
+                       if k in written} and written
+    left_out = longtail.config_digest(phase2)
+    roi_head.update(longtail.UNWRITTEN_ROI_HEAD_OPTIONS)
+    assert longtail.config_digest(phase2) == left_out
+    for key, other in (('graph_nodes', 'labelled_and_ignored'), ('head_direction', 'keep_phase1')):
+        roi_head[key] = other
+        assert longtail.config_digest(phase2) != left_out, key
+        roi_head[key] = longtail.UNWRITTEN_ROI_HEAD_OPTIONS[key]
+
+
 def test_rows_of_one_checkpoint_share_evaluation_passes(longtail):
     passes = longtail.evaluation_passes(longtail.TRAININGS['deconfound']['rows'])
     assert passes == {('alpha',): [('deconfound', 0.0), ('deconfound_tde', 1.5)],
