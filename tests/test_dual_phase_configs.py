@@ -14,10 +14,6 @@ from helpers.config_changes import phase1_model, phase2_model, tde_bbox_heads
 
 CONFIGS = sorted(glob.glob('configs/lvis/dual_phase/cascade_*phase*.py'))
 MINILVIS = sorted(glob.glob('configs/minilvis/dual_phase/cascade_*phase*.py'))
-# RoI-head options added after the phase-II configs were written (issue 27, items 4 and 6): the
-# configs leave them to the RoI head's defaults, so that they resolve to the same config as
-# before, until the long-tail comparison decides them; then they are written out too.
-NOT_WRITTEN_OUT = {'graph_nodes', 'head_direction'}
 
 
 def split_for(num_classes, path):
@@ -98,22 +94,16 @@ def test_phase2_loss_settings_are_the_roi_heads_defaults():
     defaults = {p.name: p.default for p in params if p.default is not p.empty}
     assert set(defaults) == {'graph_loss_weight', 'graph_reduction', 'graph_loss_form',
                              'graph_temperature', 'graph_normalize', 'intra_loss_weight',
-                             'margin', 'num_negatives', 'intra_scores', *NOT_WRITTEN_OUT}
-    written = {k: v for k, v in defaults.items() if k not in NOT_WRITTEN_OUT}
+                             'margin', 'num_negatives', 'intra_scores', 'graph_nodes',
+                             'head_direction'}
     for config in CONFIGS + MINILVIS:
         if 'phase2' in config:
             roi_head = Config.fromfile(config).model.roi_head
             # the linear heads leave L_intra out (docs/dual_phase.md), the TDE heads keep it
             tde = config.split('/')[-1].startswith('cascade_tde_')
-            expected = dict(written, intra_loss_weight=written['intra_loss_weight'] if tde else 0.0)
-            assert {k: roi_head[k] for k in written} == expected, config
-            assert NOT_WRITTEN_OUT.isdisjoint(roi_head), config
-
-
-def without_unwritten(model: dict) -> dict:
-    """``model`` without the RoI-head options the configs do not write out yet."""
-    model['roi_head'] = {k: v for k, v in model['roi_head'].items() if k not in NOT_WRITTEN_OUT}
-    return model
+            expected = dict(defaults,
+                            intra_loss_weight=defaults['intra_loss_weight'] if tde else 0.0)
+            assert {k: roi_head[k] for k in defaults} == expected, config
 
 
 def expected_model(config):
@@ -140,7 +130,7 @@ def expected_model(config):
         if 'phase2' in name:  # L_intra on the causal-norm classifier's cosine scores
             base.model.roi_head.intra_loss_weight = inspect.signature(
                 DualPhaseRoIHeadMixin.__init__).parameters['intra_loss_weight'].default
-    return without_unwritten(base.model.to_dict())
+    return base.model.to_dict()
 
 
 # the X101 configs change only the backbone (test_lvis_phase2_builds_with_its_teacher)

@@ -70,6 +70,7 @@ def phase2_model(model, split_file: str, teacher_config: str, teacher_checkpoint
 def _loss_defaults() -> dict:
     """``graph_loss_weight`` (None: lambda = sqrt(C1 / C2) from the split), ``graph_reduction``,
     ``graph_loss_form``, ``graph_temperature``, ``graph_normalize``, ``intra_loss_weight``,
-    ``margin``, ``num_negatives``, ``intra_scores``: the RoI head's defaults."""
+    ``margin``, ``num_negatives``, ``intra_scores``, ``graph_nodes``, ``head_direction``: the
+    RoI head's defaults."""
     params = inspect.signature(DualPhaseRoIHeadMixin.__init__).parameters.values()
     return {p.name: p.default for p in params if p.default is not p.empty}

@@ -56,8 +56,12 @@ def phase2_model(repo_root, files, **roi_head):
     return model
 
 
-def batch(model):
+def batch(model, ignored_boxes=(torch.zeros(0, 4), torch.zeros(0, 4))):
+    """Two images with their ignored objects as PackDetInputs packs them (none by default)."""
     data = make_batch(num_images=2, size=128, labels=((0, 12, 3), (17, 5)))
+    for sample, boxes in zip(data['data_samples'], ignored_boxes):
+        sample.ignored_instances = InstanceData(
+            bboxes=boxes, labels=torch.zeros(len(boxes), dtype=torch.long))
     return model.data_preprocessor(data, True)
 
 
@@ -95,7 +99,8 @@ def test_teacher_is_isolated_and_frozen(repo_root, phase_files):
 
 
 def test_phase2_losses_per_stage_match_the_equations(repo_root, phase_files):
-    model = phase2_model(repo_root, phase_files)
+    model = phase2_model(repo_root, phase_files, graph_temperature=1.0, graph_normalize=False,
+                         graph_nodes='labelled')  # the paper's form
     model.train()
     lam = math.sqrt(12 / 6)
     assert model.roi_head.graph_loss_weight == pytest.approx(lam)
@@ -261,7 +266,8 @@ def test_batch_norm_in_train_mode_is_refused(repo_root, trained_bn_files, monkey
 @pytest.mark.parametrize('roi_head', [
     dict(graph_loss_form='distill'),
     dict(graph_temperature=0.1, graph_normalize=True),
-    dict(graph_temperature=0.05),
+    dict(graph_temperature=0.05, graph_normalize=False),
+    dict(graph_temperature=1.0, graph_normalize=False),  # the paper's form
 ])
 def test_graph_variants_and_control_per_stage_match_references(repo_root, phase_files, roi_head):
     model = phase2_model(repo_root, phase_files, **roi_head)
@@ -283,8 +289,8 @@ def test_graph_variants_and_control_per_stage_match_references(repo_root, phase_
             if roi_head.get('graph_loss_form') == 'distill':
                 ref = np_distill(z_old, z_new)
             else:
-                ref = np_graph(z_old, z_new, roi_head['graph_temperature'],
-                               roi_head.get('graph_normalize', False))
+                ref = np_graph(z_old, z_new, model.roi_head.graph_temperature,
+                               model.roi_head.graph_normalize)
             expected = lam * model.roi_head.stage_loss_weights[stage] * ref
             assert float(losses[f's{stage}.loss_graph']) == pytest.approx(expected, rel=1e-4)
 
@@ -388,11 +394,7 @@ IGNORED_BOXES = torch.tensor([[10., 20., 70., 90.], [4., 6., 124., 122.]])
 
 
 def batch_with_ignored(model):
-    data = make_batch(num_images=2, size=128, labels=((0, 12, 3), (17, 5)))
-    for sample, boxes in zip(data['data_samples'], (IGNORED_BOXES, torch.zeros(0, 4))):
-        sample.ignored_instances = InstanceData(
-            bboxes=boxes, labels=torch.zeros(len(boxes), dtype=torch.long))
-    return model.data_preprocessor(data, True)
+    return batch(model, (IGNORED_BOXES, torch.zeros(0, 4)))
 
 
 def roi_aligned_fc_features(model, x, boxes, stage):
@@ -436,7 +438,7 @@ def retention_inputs(model, data, monkeypatch):
 
 @pytest.mark.parametrize('options', [
     dict(graph_loss_form='graph', graph_temperature=0.1, graph_normalize=True),
-    dict(graph_loss_form='graph'),
+    dict(graph_loss_form='graph', graph_temperature=1.0, graph_normalize=False),
     dict(graph_loss_form='distill'),
 ])
 def test_ignored_boxes_join_the_graph_as_nodes(repo_root, phase_files, monkeypatch, options):
@@ -455,8 +457,7 @@ def test_ignored_boxes_join_the_graph_as_nodes(repo_root, phase_files, monkeypat
     models['labelled_and_ignored'].load_state_dict(models['labelled'].state_dict())
     data = batch_with_ignored(models['labelled'])
     ref = np_distill if options['graph_loss_form'] == 'distill' else partial(
-        np_graph, temperature=options.get('graph_temperature', 1.0),
-        normalize=options.get('graph_normalize', False))
+        np_graph, temperature=options['graph_temperature'], normalize=options['graph_normalize'])
     seen, losses = {}, {}
     for nodes, model in models.items():
         seen[nodes], losses[nodes] = retention_inputs(model, data, monkeypatch)
@@ -500,16 +501,20 @@ def test_ignored_boxes_join_the_graph_as_nodes(repo_root, phase_files, monkeypat
 def test_ignored_nodes_need_the_ignored_instances(repo_root, phase_files):
     model = phase2_model(repo_root, phase_files, graph_nodes='labelled_and_ignored')
     model.train()
-    data = batch(model)  # make_batch packs no ignored_instances
+    data = model.data_preprocessor(  # no ignored_instances
+        make_batch(num_images=2, size=128, labels=((0, 12, 3), (17, 5))), True)
     with pytest.raises(ValueError, match=r"graph_nodes='labelled_and_ignored' needs each "
                        r"image's ignored instances"):
         model.loss(data['inputs'], data['data_samples'])
 
 
-def test_shipped_phase2_configs_keep_labelled_nodes_and_the_updated_direction(repo_root,
-                                                                              phase_files):
+def test_shipped_phase2_configs_take_the_compared_graph_variant(repo_root, phase_files):
+    """The variant the long-tail comparison chose: unit features, temperature 0.05, the
+    ignored boxes as nodes; the head direction updated."""
     model = phase2_model(repo_root, phase_files)
-    assert model.roi_head.graph_nodes == 'labelled'
+    assert model.roi_head.graph_temperature == 0.05
+    assert model.roi_head.graph_normalize is True
+    assert model.roi_head.graph_nodes == 'labelled_and_ignored'
     assert model.roi_head.head_direction == 'update'
 
 

@@ -9,9 +9,12 @@ dual_phase_roi_head = dict(
     graph_loss_weight=None,  # None: lambda = sqrt(C1 / C2), read from the split
     graph_reduction='mean',
     graph_loss_form='graph',  # 'distill': per-box 1 - cos, the control
-    graph_temperature=1.0,  # 1.0 and False: the paper's literal Eq. 6-7
-    graph_normalize=False,
+    # ours, from the long-tail comparison; 1.0, False and 'labelled': the paper's Eq. 6-8
+    graph_temperature=0.05,
+    graph_normalize=True,  # distances between unit features
+    graph_nodes='labelled_and_ignored',  # + the phase-I objects phase II leaves unlabelled
     intra_loss_weight=1.0,
     margin=0.5,
     num_negatives=2,
-    intra_scores='head')  # the head's own scores ('cosine': cosines with the weight rows)
+    intra_scores='head',  # the head's own scores ('cosine': cosines with the weight rows)
+    head_direction='update')  # TDE heads: 'keep_phase1' keeps phase I's head direction

@@ -4,7 +4,7 @@
 submission, OpenReview u846Bqhry_), Eq. 9: phase II adds to the classification loss an
 intra-class margin loss and lambda times a memory-retentive graph-matching loss between the
 frozen phase-I model's features and the new ones. In a detector the "features" are the box
-head's classification features (the input of ``fc_cls``) of the labelled boxes (optionally also
+head's classification features (the input of ``fc_cls``) of the labelled boxes (by default also
 of the ignored ones), per stage; the margin loss is taken on the foreground RoIs the head is
 trained on.
 """
@@ -128,12 +128,13 @@ class DualPhaseRoIHeadMixin:
         graph_loss_form: 'graph' (Eq. 6-8) or 'distill' (per-box 1 - cos(z_i, z_hat_i), the
             control; ignores the temperature and normalize options).
         graph_temperature, graph_normalize: :func:`graph_matching_loss`'s ``temperature`` and
-            ``normalize`` (1.0 and False: the paper's literal form).
+            ``normalize``; the defaults (0.05, unit features) beat the paper's literal form
+            (1.0 and False) on the long-tail comparison (docs/dual_phase.md).
         intra_loss_weight, margin, num_negatives: the intra-class margin loss.
         intra_scores: what the margin loss ranks: 'head' (the head's own scores, see
             :func:`head_class_scores`) or 'cosine' (feature-to-weight-row cosines).
         graph_nodes: the boxes whose features are the retention term's nodes, one of
-            :data:`GRAPH_NODES`.
+            :data:`GRAPH_NODES`; the paper's are ``'labelled'``.
         head_direction: one of :data:`HEAD_DIRECTIONS`; ``'keep_phase1'`` freezes the head
             direction of every causal-norm classifier (the TDE heads) at the one phase II starts
             from, the phase-I model's.
@@ -141,9 +142,9 @@ class DualPhaseRoIHeadMixin:
 
     def __init__(self, *args, split_file: str, graph_loss_weight: Optional[float] = None,
                  graph_reduction: str = 'mean', graph_loss_form: str = 'graph',
-                 graph_temperature: float = 1.0, graph_normalize: bool = False,
+                 graph_temperature: float = 0.05, graph_normalize: bool = True,
                  intra_loss_weight: float = 1.0, margin: float = 0.5, num_negatives: int = 2,
-                 intra_scores: str = 'head', graph_nodes: str = 'labelled',
+                 intra_scores: str = 'head', graph_nodes: str = 'labelled_and_ignored',
                  head_direction: str = 'update', **kwargs):
         for name, value, allowed in (('intra_scores', intra_scores, tuple(INTRA_SCORES)),
                                      ('graph_loss_form', graph_loss_form, GRAPH_LOSS_FORMS),
