@@ -110,9 +110,7 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
             'bbox', ) * has_boxes:
         if not all(map(dict.__contains__, results, repeat(key))):
-            missing = [i for i, r in enumerate(results) if key not in r]
-            raise ValueError(f"results[{missing[0]}] has no '{key}' field "
-                             f'({len(missing)} detections lack it)')
+            _first(results, 'results', key, [key not in r for r in results], allowed='')
     if not has_boxes and any(map(dict.__contains__, results, repeat('bbox'))):
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
