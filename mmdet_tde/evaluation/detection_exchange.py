@@ -20,23 +20,21 @@ def take(dets: dict, index) -> dict:
         index = np.flatnonzero(index)
     elif len(index) == len(dets['score']) and np.array_equal(index, np.arange(len(index))):
         return dets
-    out = {}
+    out = dict(dets)  # missing columns (None) stay missing
     for key, column in dets.items():
-        if column is None or isinstance(column, np.ndarray):
-            out[key] = None if column is None else column[index]
-        else:
+        if isinstance(column, np.ndarray):
+            out[key] = column[index]
+        elif column is not None:
             out[key] = [column[i] for i in index.tolist()]
     return out
 
 
 def concat(parts: List[dict]) -> dict:
-    out = {}
+    out = dict(parts[0])  # missing columns (None) stay missing
     for key, column in parts[0].items():
-        if column is None:
-            out[key] = None
-        elif isinstance(column, np.ndarray):
+        if isinstance(column, np.ndarray):
             out[key] = np.concatenate([part[key] for part in parts])
-        else:
+        elif column is not None:
             out[key] = [value for part in parts for value in part[key]]
     return out
 

@@ -26,7 +26,7 @@ from mmdet_tde.utils.process_group import SingleProcess, least_loaded_owners
 from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
 from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_columns, check_results
-from .lvis_matching import match
+from .lvis_matching import match, merge_categories
 from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
 
 __all__ = [
@@ -215,19 +215,14 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     cap = max_dets if max_dets >= 0 else int(_counts(dets['image_id']).max(initial=1))
     precision, recall = match(gt, dets, cat_ids[own].tolist(), iou_type, cap)
     num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']),
-                           minlength=len(cat_ids))[own]
-    if group.world_size > 1:  # one process has every category in order already
+                           minlength=len(cat_ids))
+    if group.world_size > 1:  # each process holds the detections of its own categories
         shares = group.gather((own, precision, recall, num_dets))
         if shares is None:
             return None
-        precision = -np.ones(precision.shape[:2] + (len(cat_ids), ) + precision.shape[3:])
-        recall = -np.ones(recall.shape[:1] + (len(cat_ids), ) + recall.shape[2:])
-        num_dets = np.zeros(len(cat_ids), dtype=np.int64)
-        for idx, share_precision, share_recall, share_num_dets in shares:
-            precision[:, :, idx], recall[:, idx], num_dets[idx] = (
-                share_precision, share_recall, share_num_dets)
-    result = _collect(gt, cat_ids.tolist(), precision, recall, iou_type, num_dets.tolist(),
-                      protocol)
+        precision, recall = merge_categories([share[:3] for share in shares], len(cat_ids))
+        num_dets = sum(share[3] for share in shares)
+    result = _collect(gt, precision, recall, iou_type, num_dets.tolist(), protocol)
     result.errors = errors
     return result
 
@@ -288,11 +283,10 @@ def _detection_areas(dets: dict) -> np.ndarray:
     return np.asarray(mask_utils.area(dets['segmentation']), dtype=np.float64)
 
 
-def _collect(gt, cat_ids, precision, recall, iou_type, num_dets, protocol) -> LVISEvalResult:
+def _collect(gt, precision, recall, iou_type, num_dets, protocol) -> LVISEvalResult:
     """Summary, per-category and per-frequency numbers from the accumulated arrays."""
-    groups = {f: [] for f in FREQUENCIES}
-    for idx, cat_id in enumerate(cat_ids):
-        groups[gt.cats[cat_id]['frequency']].append(idx)
+    cat_ids = gt.cat_ids.tolist()
+    groups = {f: np.flatnonzero(gt.frequencies == f) for f in FREQUENCIES}
     names = dict(zip(METRIC_NAMES, FIXED_METRIC_NAMES if protocol == 'fixed' else METRIC_NAMES))
     sums, counts = _sums_and_counts(precision, recall)
     by_group = {freq: _means(sums, counts, idx) for freq, idx in groups.items()}

@@ -4,6 +4,7 @@ The LVIS API evaluates only annotations whose area is in (0, inf) (``LVIS.get_an
 default range is open) and has no crowd regions; the matching engines get the annotations
 prepared that way, each its own copy made on first use.
 """
+import importlib
 import json
 import os.path as osp
 from collections import Counter
@@ -26,6 +27,7 @@ class LVISGroundTruth:
         self.imgs = {img['id']: img for img in dataset['images']}
         self.cats = {cat['id']: cat for cat in dataset['categories']}
         self.cat_ids = np.array(sorted(self.cats), dtype=np.int64)
+        self.frequencies = np.array([self.cats[c]['frequency'] for c in self.cat_ids.tolist()])
         self.num_gt = Counter(a['category_id'] for a in anns)
         # (image, category) pairs LVIS evaluates: the annotated and the negative ones.
         pairs = {(a['image_id'], a['category_id']) for a in anns}
@@ -51,11 +53,7 @@ class LVISGroundTruth:
     def engine(self, name: str):
         """The ground truth as ``name`` ('hotcoco' or 'faster_coco_eval') reads it."""
         if name not in self._engines:
-            if name == 'hotcoco':
-                from hotcoco import COCO
-            else:
-                from faster_coco_eval import COCO
-            self._engines[name] = COCO(self.dataset)
+            self._engines[name] = importlib.import_module(name).COCO(self.dataset)
         return self._engines[name]
 
 

@@ -10,7 +10,7 @@ the columns evaluation reads, so that they are converted once.
 """
 from itertools import chain, repeat
 from operator import eq, itemgetter
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -30,7 +30,8 @@ _MAX_PIXELS = 1 << 36
 # Polygon coordinates may lie this many image sizes outside the image (rasterising cost grows
 # with the extent; coordinates further out are garbage, not a mask).
 _POLYGON_MARGIN = 1.0
-_POLYGON_FORMAT = '[[x1, y1, x2, y2, x3, y3, ...], ...]'
+_NOT_A_MASK = ("field 'segmentation' is neither an RLE dict nor a list of polygons "
+               '[[x1, y1, x2, y2, x3, y3, ...], ...]')
 _BAD_CHARACTERS = 'it has characters other than 0-9:;<=>?@A-Z[\\]^_`a-o'
 
 
@@ -51,7 +52,7 @@ def check_lvis_annotations(dataset) -> None:
         _check_dicts(items, what)
     cat_ids = _unique_ids(cats, 'categories')
     frequencies = [cat.get('frequency') for cat in cats]
-    if not set(frequencies) <= set(FREQUENCIES):
+    if not all(map(FREQUENCIES.__contains__, frequencies)):
         idx = next(i for i, f in enumerate(frequencies) if f not in FREQUENCIES)
         raise ValueError(f"{_entry(cats, 'categories', idx)}: field 'frequency' is "
                          f"{frequencies[idx]!r}; allowed: {', '.join(map(repr, FREQUENCIES))}")
@@ -60,30 +61,32 @@ def check_lvis_annotations(dataset) -> None:
     widths = _values(imgs, 'images', 'width', _INT_TYPES, 'an integer > 0')
     for key, values in (('height', heights), ('width', widths)):
         _first(imgs, 'images', key, [v <= 0 for v in values], 'allowed: an integer > 0')
-    known_cats = set(cat_ids)
     for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
         lists = [img.get(key) for img in imgs]
-        if not set(map(type, lists)) <= {list}:
-            idx = next(i for i, v in enumerate(lists) if not isinstance(v, list))
+        idx = _first_wrong_type(lists, list)
+        if idx is not None:
             raise ValueError(f"{_entry(imgs, 'images', idx)}: field '{key}' is missing or not "
                              'a list; LVIS annotations list the negative and not-exhaustive '
                              'categories of every image')
-        _known(imgs, 'images', key, lists, known_cats, 'a category id of the annotations',
-               nested=True)
+        if not _types_ok(chain.from_iterable(lists), _INT_TYPES):
+            _first(imgs, 'images', key, [not _types_ok(v, _INT_TYPES) for v in lists],
+                   'allowed: a list of integers, category ids of the annotations')
+        _check_known(list(chain.from_iterable(lists)), cat_ids, key, 'a category id',
+                     lambda k: _entry(imgs, 'images', k), owner=np.repeat(
+                         np.arange(len(lists)), list(map(len, lists))))
 
     _unique_ids(anns, 'annotations')
-    for key, known, allowed in (('image_id', set(img_ids), 'an image id of the annotations'),
-                                ('category_id', known_cats, 'a category id of the annotations')):
-        values = _values(anns, 'annotations', key, _INT_TYPES, f'an integer, {allowed}')
-        _known(anns, 'annotations', key, values, known, allowed)
+    for key, known, allowed in (('image_id', img_ids, 'an image id'),
+                                ('category_id', cat_ids, 'a category id')):
+        values = _values(anns, 'annotations', key, _INT_TYPES,
+                         f'an integer, {allowed} of the annotations')
+        _check_known(values, known, key, allowed, lambda k: _entry(anns, 'annotations', k))
     areas = [ann.get('area') for ann in anns]
-    if not _types_ok(areas, _NUMBER_TYPES):
-        idx = next(i for i, a in enumerate(areas) if not _is_type(a, _NUMBER_TYPES))
+    idx = _first_wrong_type(areas, _NUMBER_TYPES)
+    if idx is not None:
         raise ValueError(f"{_entry(anns, 'annotations', idx)}: field 'area' is {areas[idx]!r}; "
                          'allowed: a number (LVIS evaluation selects ground truth by area)')
-    boxes = _values(anns, 'annotations', 'bbox', (list, tuple), '[x, y, width, height]')
-    _check_box_values(_box_array(boxes, anns, 'annotations'),
-                      lambda k: _entry(anns, 'annotations', k))
+    _check_box_values(_box_array(anns, 'annotations'), lambda k: _entry(anns, 'annotations', k))
     with_segm = [i for i, ann in enumerate(anns) if 'segmentation' in ann]
     if with_segm:
         sizes = {img_id: [h, w] for img_id, h, w in zip(img_ids, heights, widths)}
@@ -101,17 +104,13 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     masks = _check_iou_type(iou_type)
     if not isinstance(results, (list, tuple)):
         raise ValueError(f'results must be a list of detections, got {type(results).__name__}')
-    if not set(map(type, results)) <= {dict}:
-        idx = next(i for i, r in enumerate(results) if not isinstance(r, dict))
-        raise ValueError(f'results[{idx}] must be a dict, got {type(results[idx]).__name__}')
+    _check_dicts(results, 'results', 'a dict')
     # Mask results may carry boxes; then both LVIS and COCO APIs take areas from them.
     has_boxes = not masks or bool(results) and 'bbox' in results[0]
     for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
             'bbox', ) * has_boxes:
         if not all(map(dict.__contains__, results, repeat(key))):
-            missing = [i for i, r in enumerate(results) if key not in r]
-            raise ValueError(f"results[{missing[0]}] has no '{key}' field "
-                             f'({len(missing)} detections lack it)')
+            _first(results, 'results', key, [key not in r for r in results], allowed='')
     if not has_boxes and any(map(dict.__contains__, results, repeat('bbox'))):
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
@@ -121,14 +120,13 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
             ('image_id', _INT_TYPES, np.int64, 'an integer image id'),
             ('category_id', _INT_TYPES, np.int64, 'an integer category id'),
             ('score', _NUMBER_TYPES, np.float64, 'a number')):
-        values = _values(results, 'results', key, types, allowed,
-                         list(map(itemgetter(key), results)))
+        values = _values(results, 'results', key, types, allowed)
         columns[key] = np.fromiter(values, dtype, count=len(values))
     if has_boxes:
-        columns['bbox'] = _box_array(list(map(itemgetter('bbox'), results)), results, 'results')
+        columns['bbox'] = _box_array(results, 'results')
     if masks:
         columns['segmentation'] = list(map(itemgetter('segmentation'), results))
-    return _check_column_values(columns, gt, lambda k: f'results[{k}]', min_polygon=6)
+    return _check_column_values(columns, gt, lambda k: f'results[{k}]')
 
 
 def check_columns(dets: dict, gt, iou_type: str) -> dict:
@@ -163,7 +161,7 @@ def check_columns(dets: dict, gt, iou_type: str) -> dict:
                 map(type, columns['segmentation'])) <= {dict}:
             raise ValueError(f"detection column 'segmentation' must hold {num} RLE dicts (one "
                              'per score)')
-    return _check_column_values(columns, gt, lambda k: f'detections[{k}]', min_polygon=6)
+    return _check_column_values(columns, gt, lambda k: f'detections[{k}]')
 
 
 def _check_iou_type(iou_type: str) -> bool:
@@ -173,18 +171,13 @@ def _check_iou_type(iou_type: str) -> bool:
     return iou_type != 'bbox'
 
 
-def _check_column_values(columns: dict, gt, entry: Callable[[int], str],
-                         min_polygon: int) -> dict:
+def _check_column_values(columns: dict, gt, entry: Callable[[int], str]) -> dict:
     """The checks of detections' values, made once they are columns of the right types: ids
     the annotations know, finite scores, boxes and masks that fit their image. ``entry(k)``
     names detection ``k``; returns ``columns``."""
     for key, known, allowed in (('image_id', gt.imgs, 'an image id'),
                                 ('category_id', gt.cats, 'a category id')):
-        bad = np.flatnonzero(~np.isin(columns[key], np.fromiter(known, np.int64,
-                                                                count=len(known))))
-        if bad.size:
-            raise ValueError(f"{entry(bad[0])}: field '{key}' is {columns[key][bad[0]]}, which "
-                             f'is not {allowed} of the annotations ({len(known)} known)')
+        _check_known(columns[key], known, key, allowed, entry)
     bad = np.flatnonzero(~np.isfinite(columns['score']))
     if bad.size:
         raise ValueError(f"{entry(bad[0])}: field 'score' is {columns['score'][bad[0]]}; "
@@ -194,9 +187,9 @@ def _check_column_values(columns: dict, gt, entry: Callable[[int], str],
     segms = columns['segmentation']
     if segms is not None:
         sizes = {img_id: [img['height'], img['width']] for img_id, img in gt.imgs.items()}
-        _check_segmentations(segms, columns['image_id'].tolist(), sizes, entry, min_polygon)
-        if columns['bbox'] is None and not set(map(type, segms)) <= {dict}:
-            idx = next(i for i, s in enumerate(segms) if not isinstance(s, dict))
+        _check_segmentations(segms, columns['image_id'].tolist(), sizes, entry, min_polygon=6)
+        idx = _first_wrong_type(segms, dict) if columns['bbox'] is None else None
+        if idx is not None:
             raise ValueError(f"{entry(idx)}: polygon 'segmentation' needs a 'bbox' field "
                              'too (the LVIS API takes the area of such results from the box)')
     return columns
@@ -219,6 +212,13 @@ def _types_ok(values, types) -> bool:
                for t in set(map(type, values)))
 
 
+def _first_wrong_type(values: Sequence, types) -> Optional[int]:
+    """The index of the first value that :func:`_types_ok` refuses, or None."""
+    if _types_ok(values, types):
+        return None
+    return next(i for i, value in enumerate(values) if not _is_type(value, types))
+
+
 def _first(items, what, key, bad_flags, allowed):
     """Raise for the first entry flagged in ``bad_flags``; does nothing if none is."""
     bad = np.flatnonzero(np.asarray(bad_flags, dtype=bool))
@@ -233,18 +233,15 @@ def _first(items, what, key, bad_flags, allowed):
                      f'{f" ({bad.size} entries affected)" if bad.size > 1 else ""}')
 
 
-def _check_dicts(items, what: str) -> None:
-    if not set(map(type, items)) <= {dict}:
-        idx = next(i for i, item in enumerate(items) if not isinstance(item, dict))
-        raise ValueError(f'{what}[{idx}] must be a JSON object (dict), got '
-                         f'{type(items[idx]).__name__}')
+def _check_dicts(items, what: str, allowed: str = 'a JSON object (dict)') -> None:
+    idx = _first_wrong_type(items, dict)
+    if idx is not None:
+        raise ValueError(f'{what}[{idx}] must be {allowed}, got {type(items[idx]).__name__}')
 
 
-def _values(items, what: str, key: str, types, allowed: str, values=None) -> list:
-    """``items[i][key]`` (or ``values``, already read) for every i, each an instance of
-    ``types`` (never a boolean)."""
-    if values is None:
-        values = [item.get(key, _MISSING) for item in items]
+def _values(items, what: str, key: str, types, allowed: str) -> list:
+    """``items[i][key]`` for every i, each an instance of ``types`` (never a boolean)."""
+    values = list(map(dict.get, items, repeat(key), repeat(_MISSING)))
     if not _types_ok(values, types):
         _first(items, what, key, [not _is_type(v, types) for v in values],
                f'allowed: {allowed}')
@@ -254,60 +251,49 @@ def _values(items, what: str, key: str, types, allowed: str, values=None) -> lis
 def _unique_ids(items, what: str) -> list:
     ids = _values(items, what, 'id', _INT_TYPES, 'an integer')
     if len(set(ids)) != len(ids):
-        seen = {}
-        for idx, item_id in enumerate(ids):
-            if item_id in seen:
-                raise ValueError(f"{what}[{idx}]: field 'id' is {item_id}, the id of "
-                                 f'{what}[{seen[item_id]}] too; ids must be unique')
-            seen[item_id] = idx
+        first = {}  # each id's first entry
+        idx = next(i for i, item_id in enumerate(ids) if first.setdefault(item_id, i) != i)
+        raise ValueError(f"{what}[{idx}]: field 'id' is {ids[idx]}, the id of "
+                         f'{what}[{first[ids[idx]]}] too; ids must be unique')
     return ids
 
 
-def _known(items, what, key, values, known: set, allowed: str, nested=False) -> None:
-    """Every id in ``values`` (lists of ids when ``nested``) is one of ``known``."""
-    if nested and not _types_ok(chain.from_iterable(values), _INT_TYPES):
-        _first(items, what, key, [not _types_ok(v, _INT_TYPES) for v in values],
-               f'allowed: a list of integers, {allowed}s')
-    if set(chain.from_iterable(values) if nested else values) <= known:
-        return
-    for idx, value in enumerate(values):
-        unknown = [v for v in value if v not in known] if nested else \
-            ([value] if value not in known else [])
-        if unknown:
-            has = f'lists {unknown[0]!r}' if nested else f'is {unknown[0]!r}'
-            raise ValueError(f"{_entry(items, what, idx)}: field '{key}' {has}, which is not "
-                             f'{allowed} ({len(known)} known)')
+def _check_known(ids, known, key: str, allowed: str, entry: Callable[[int], str],
+                 owner=None) -> None:
+    """Every id is one of ``known`` (the annotations' image or category ids), else an error
+    naming ``entry(k)``: the entry of the first unknown id, or ``owner[i]``'s where an entry
+    lists several ids."""
+    ids = np.asarray(ids)
+    bad = np.flatnonzero(~np.isin(ids, np.fromiter(known, np.int64, count=len(known))))
+    if bad.size:
+        idx, has = (bad[0], 'is') if owner is None else (owner[bad[0]], 'lists')
+        raise ValueError(f"{entry(int(idx))}: field '{key}' {has} {ids[bad[0]]}, which is not "
+                         f'{allowed} of the annotations ({len(known)} known)')
 
 
-def _box_array(boxes, items, what: str) -> np.ndarray:
-    """Boxes as 4 numbers each (never strings or booleans), as an (N, 4) array; their values
-    are checked by :func:`_check_box_values`."""
-    allowed = 'allowed: [x, y, width, height], 4 numbers'
-    try:
-        ok = set(map(type, boxes)) <= {list, tuple} and _types_ok(
-            chain.from_iterable(boxes), _NUMBER_TYPES)
-    except TypeError:
-        ok = False
-    if not ok:
-        _first(items, what, 'bbox', [
-            not (isinstance(b, (list, tuple)) and all(_is_type(v, _NUMBER_TYPES) for v in b))
-            for b in boxes], allowed)
+def _box_array(items, what: str) -> np.ndarray:
+    """Each item's 'bbox', 4 numbers (never strings or booleans), as an (N, 4) array; their
+    values are checked by :func:`_check_box_values`."""
+    allowed = '[x, y, width, height], 4 numbers'
+    boxes = _values(items, what, 'bbox', (list, tuple), allowed)
+    if not _types_ok(chain.from_iterable(boxes), _NUMBER_TYPES):
+        _first(items, what, 'bbox', [not _types_ok(b, _NUMBER_TYPES) for b in boxes],
+               f'allowed: {allowed}')
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
-    _first(items, what, 'bbox', lengths != 4, allowed)
+    _first(items, what, 'bbox', lengths != 4, f'allowed: {allowed}')
     # Flat, as nested lists convert about twice as slowly.
     return np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
 
 
-def _check_box_values(arr: np.ndarray, entry: Callable[[int], str]) -> np.ndarray:
+def _check_box_values(arr: np.ndarray, entry: Callable[[int], str]) -> None:
     """(N, 4) boxes with finite numbers and width and height >= 0, else an error naming
-    ``entry(k)`` of the first bad one; returns ``arr``."""
+    ``entry(k)`` of the first bad one."""
     for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
                         ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
         bad = np.flatnonzero(bad)
         if bad.size:
             raise ValueError(f"{entry(int(bad[0]))}: field 'bbox' is {arr[bad[0]].tolist()}; "
                              f'{reason} ({bad.size} entries affected)')
-    return arr
 
 
 def _check_segmentations(segms: list, img_ids: list, sizes: dict, entry: Callable[[int], str],
@@ -318,10 +304,9 @@ def _check_segmentations(segms: list, img_ids: list, sizes: dict, entry: Callabl
     if set(map(type, segms)) == {dict}:  # the usual case, at C speed
         _check_rles(segms, list(map(sizes.__getitem__, img_ids)), img_ids, entry)
         return
-    for idx, segm in enumerate(segms):
-        if not isinstance(segm, (dict, list)):
-            raise ValueError(f"{entry(idx)}: field 'segmentation' is neither an RLE dict nor a "
-                             f'list of polygons {_POLYGON_FORMAT}')
+    idx = _first_wrong_type(segms, (dict, list))
+    if idx is not None:
+        raise ValueError(f'{entry(idx)}: {_NOT_A_MASK}')
     rles = [i for i, s in enumerate(segms) if isinstance(s, dict)]
     polys = [i for i, s in enumerate(segms) if isinstance(s, list)]
     if rles:
@@ -341,11 +326,7 @@ def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
         raise ValueError(f"{entry(idx)}: field 'segmentation' is an RLE without 'counts' and "
                          "'size'; allowed: {'size': [height, width], 'counts': ...}")
     # [443.0, 638] == [443, 638] in Python: types are checked apart from values.
-    try:
-        ok = all(map(eq, sizes, hws)) and _types_ok(chain.from_iterable(sizes), _INT_TYPES)
-    except TypeError:
-        ok = False
-    if not ok:
+    if not (all(map(eq, sizes, hws)) and _types_ok(chain.from_iterable(sizes), _INT_TYPES)):
         for idx, (size, hw) in enumerate(zip(sizes, hws)):
             if not (isinstance(size, (list, tuple)) and len(size) == 2
                     and all(_is_type(v, _INT_TYPES) for v in size) and list(size) == list(hw)):
@@ -373,15 +354,12 @@ def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
                              f'{_short(texts[bad])} that are not a compressed RLE: {reason}')
     if lists:
         runs = [counts[k] for k in lists]
-        if not _types_ok(chain.from_iterable(runs), _INT_TYPES):
-            idx = next(k for k, r in enumerate(runs) if not _types_ok(r, _INT_TYPES))
-            value = next(v for v in runs[idx] if not _is_type(v, _INT_TYPES))
+        if not (_types_ok(chain.from_iterable(runs), _INT_TYPES)
+                and min(chain.from_iterable(runs), default=0) >= 0):
+            idx, value = next((k, v) for k, r in enumerate(runs) for v in r
+                              if not _is_type(v, _INT_TYPES) or v < 0)
             raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
                              f'{value!r} in its counts; allowed: integers >= 0')
-        if min(chain.from_iterable(runs), default=0) < 0:
-            idx = next(k for k, r in enumerate(runs) if min(r, default=0) < 0)
-            raise ValueError(f"{entry(lists[idx])}: field 'segmentation' has a run length "
-                             f'{min(runs[idx])} in its counts; allowed: integers >= 0')
         # Python ints cannot overflow; garbage is clipped before it reaches int64.
         sums[lists] = [min(sum(r), _MAX_PIXELS) for r in runs]
     bad = np.flatnonzero(sums != np.array([h * w for h, w in hws], dtype=np.int64))
@@ -457,9 +435,8 @@ def _decode_batch(texts, lengths, sums):
     # cancels out in the differences, so garbage cannot overflow them; counts are clipped
     # before summing (any that large fails the check anyway).
     first_run, has_runs = ends_before[:-1], runs_per_text > 0
-    alternating = np.zeros(len(values), np.uint8)
-    alternating[1::2] = 1
-    odd = (alternating ^ np.repeat((first_run & 1).astype(np.uint8), runs_per_text)).view(bool)
+    # Odd runs: an odd distance from their string's first run.
+    odd = ((np.arange(len(values)) ^ np.repeat(first_run, runs_per_text)) & 1).astype(bool)
     even = ~odd
     even[first_run[has_runs]] = False
     first = values[first_run[has_runs]]
@@ -474,47 +451,36 @@ def _decode_batch(texts, lengths, sums):
         negative = np.flatnonzero(counts < 0)
         if negative.size:
             bad.append(np.searchsorted(starts, negative[0], 'right') - 1)
-        sums += _sums_per_owner(np.minimum(counts, _MAX_PIXELS), per_text)
+        clipped = np.concatenate([[0], np.cumsum(np.minimum(counts, _MAX_PIXELS))])
+        sums += clipped[starts + per_text] - clipped[starts]
     if bad:
         return int(min(bad)), 'it decodes to a negative run length'
     return None, None
 
 
-def _sums_per_owner(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Sums of consecutive slices of ``values`` of the given lengths (0 for empty ones)."""
-    sums = np.zeros(len(lengths), np.int64)
-    nonempty = lengths > 0
-    if nonempty.any():
-        starts = np.cumsum(lengths) - lengths
-        sums[nonempty] = np.add.reduceat(values, starts[nonempty])
-    return sums
-
-
 def _check_polygons(segms: list, hws: list, img_ids: list, entry, min_polygon: int) -> None:
     def refuse(idx):
-        raise ValueError(f"{entry(idx)}: field 'segmentation' is neither an RLE dict nor a "
-                         f'list of polygons {_POLYGON_FORMAT}')
+        raise ValueError(f'{entry(idx)}: {_NOT_A_MASK}')
 
     per_segm = np.fromiter(map(len, segms), np.int64, count=len(segms))
     if (per_segm == 0).any():
         refuse(int(np.flatnonzero(per_segm == 0)[0]))
     polygons = list(chain.from_iterable(segms))
     poly_owner = np.repeat(np.arange(len(segms)), per_segm)
-    if not set(map(type, polygons)) <= {list}:
-        refuse(int(poly_owner[next(k for k, p in enumerate(polygons) if type(p) is not list)]))
+    not_list = _first_wrong_type(polygons, list)
+    if not_list is not None:
+        refuse(int(poly_owner[not_list]))
     poly_len = np.fromiter(map(len, polygons), np.int64, count=len(polygons))
     bad = np.flatnonzero((poly_len < min_polygon) | (poly_len % 2 == 1))
     if bad.size:
         refuse(int(poly_owner[bad[0]]))
-    if not _types_ok(chain.from_iterable(polygons), _NUMBER_TYPES):
-        idx = next(k for k, segm in enumerate(segms)
-                   if not _types_ok(chain.from_iterable(segm), _NUMBER_TYPES))
-        value = next(v for v in chain.from_iterable(segms[idx])
-                     if not _is_type(v, _NUMBER_TYPES))
-        raise ValueError(f"{entry(idx)}: field 'segmentation' has a polygon coordinate "
-                         f'{value!r}; allowed: numbers')
-    coords = np.fromiter(chain.from_iterable(polygons), np.float64, count=int(poly_len.sum()))
     coord_owner = np.repeat(poly_owner, poly_len)
+    if not _types_ok(chain.from_iterable(polygons), _NUMBER_TYPES):
+        k, value = next((k, v) for k, v in enumerate(chain.from_iterable(polygons))
+                        if not _is_type(v, _NUMBER_TYPES))
+        raise ValueError(f"{entry(int(coord_owner[k]))}: field 'segmentation' has a polygon "
+                         f'coordinate {value!r}; allowed: numbers')
+    coords = np.fromiter(chain.from_iterable(polygons), np.float64, count=int(poly_len.sum()))
     bad = np.flatnonzero(~np.isfinite(coords))
     if bad.size:
         raise ValueError(f"{entry(int(coord_owner[bad[0]]))}: field 'segmentation' has a "

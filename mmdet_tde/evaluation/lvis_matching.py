@@ -21,9 +21,9 @@ def match(gt, dets: dict, cat_ids, iou_type: str, max_dets: int):
     """``dets``: the columns of :mod:`.detection_exchange` plus ``area``, only of
     ``cat_ids``; every image has at most ``max_dets`` of them."""
     if len(cat_ids) == 0:  # to an engine, no categories would mean all of them
-        return -np.ones((10, 101, 0, 4)), -np.ones((10, 0, 4))
+        return merge_categories([], 0)
     if iou_type == 'boundary':
-        return _match_boundary(gt, dets, cat_ids, max_dets)
+        return merge_categories(_match_boundary(gt, dets, cat_ids, max_dets), len(cat_ids))
     from hotcoco import COCOeval
     coco_gt = gt.engine('hotcoco')
     rows = np.empty((len(dets['score']), 7))
@@ -41,13 +41,22 @@ def match(gt, dets: dict, cat_ids, iou_type: str, max_dets: int):
     return coco_eval.eval['precision'][..., -1], coco_eval.eval['recall'][..., -1]
 
 
+def merge_categories(parts, num_cats: int):
+    """Precision and recall of ``num_cats`` categories from ``parts``, each (indices of some
+    categories, their precision, their recall); -1 for categories in no part."""
+    precision, recall = -np.ones((10, 101, num_cats, 4)), -np.ones((10, num_cats, 4))
+    for idx, part_precision, part_recall in parts:
+        precision[:, :, idx], recall[:, idx] = part_precision, part_recall
+    return precision, recall
+
+
 def _match_boundary(gt, dets: dict, cat_ids, max_dets: int):
     """faster-coco-eval, in chunks of categories, each on only the images that can matter to
-    it: evaluating the mostly empty images x categories grid at once dominates its time."""
+    it: evaluating the mostly empty images x categories grid at once dominates its time.
+    Yields each chunk's positions in ``cat_ids``, precision and recall."""
     from faster_coco_eval import COCO, COCOeval_faster
     coco_gt = gt.engine('faster_coco_eval')
     cat_pos = {cat_id: pos for pos, cat_id in enumerate(cat_ids)}
-    precision = recall = None
     for chunk_cats, chunk_imgs in _category_chunks(gt, cat_ids):
         keep = np.isin(dets['category_id'], chunk_cats)
         res = COCO()
@@ -63,18 +72,8 @@ def _match_boundary(gt, dets: dict, cat_ids, max_dets: int):
         coco_eval.params.maxDets = [max(max_dets, 1)]
         coco_eval.evaluate()
         coco_eval.accumulate()
-        chunk_precision = coco_eval.eval['precision'][..., -1]
-        chunk_recall = coco_eval.eval['recall'][..., -1]
-        if precision is None:
-            precision = -np.ones(chunk_precision.shape[:2] + (len(cat_ids), ) +
-                                 chunk_precision.shape[3:])
-            recall = -np.ones(chunk_recall.shape[:1] + (len(cat_ids), ) +
-                              chunk_recall.shape[2:])
-        idx = [cat_pos[c] for c in coco_eval.params.catIds]
-        precision[:, :, idx], recall[:, idx] = chunk_precision, chunk_recall
-    if precision is None:  # no category with ground truth
-        return -np.ones((10, 101, len(cat_ids), 4)), -np.ones((10, len(cat_ids), 4))
-    return precision, recall
+        yield ([cat_pos[c] for c in coco_eval.params.catIds],
+               coco_eval.eval['precision'][..., -1], coco_eval.eval['recall'][..., -1])
 
 
 def _as_dicts(dets: dict, index) -> list:

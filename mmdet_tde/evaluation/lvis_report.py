@@ -113,28 +113,14 @@ def training_count_field(rows: Sequence[dict]) -> Optional[str]:
 
 
 def plot_per_category(result: LVISEvalResult, path: str) -> Optional[Dict[str, np.ndarray]]:
-    """Plot every category's AP against its training count (log scale), coloured by r / c / f.
-
-    Categories without ground truth (AP -1) are left out and counted in the title, as are any
-    with a training count below 1 (a log axis has no 0). Returns what was drawn: per frequency
-    group, an (N, 2) array of (count, AP). Without training counts in the annotation file's
-    categories, nothing is written and None is returned, with a warning in the log.
-    """
+    """Plot every category's AP against its training count (log scale), coloured by r / c / f,
+    leaving out categories without ground truth (AP -1). Returns the (count, AP) points drawn
+    per frequency group; None (no PNG) where the categories have no training counts."""
     ap = result.metric_names[0]
-    field = training_count_field(result.per_category)
-    if field is None:
-        print_log(f'LVIS {result.name} report: no per-category plot, the categories have neither '
-                  'instance_count nor image_count', logger='current', level=logging.WARNING)
-        return None
-    no_gt = sum(row[ap] < 0 for row in result.per_category)
-    rows = [row for row in result.per_category if row[ap] >= 0 and row[field] >= 1]
-    left_out = [f'{no_gt} without ground truth']
-    no_count = len(result.per_category) - no_gt - len(rows)
-    if no_count:
-        left_out.append(f'{no_count} with {field} 0')
-    title = (f'LVIS {result.name}: {ap} of {len(rows)} categories '
-             f'({", ".join(left_out)} left out)')
-    return _scatter_by_frequency(rows, field, ap, path, title, ylabel=f'{result.name} {ap}')
+    rows = result.per_category
+    return _scatter_by_frequency(rows, [row for row in rows if row[ap] >= 0], ap, path,
+                                 f'LVIS {result.name}: {ap} per category', 'without ground truth',
+                                 ylabel=f'{result.name} {ap}')
 
 
 def category_ap_change(reference: dict, best: dict, metric: str = 'AP') -> List[dict]:
@@ -177,49 +163,48 @@ def save_ap_change(rows: Sequence[dict], prefix: str, title: str) -> Dict[str, s
     training count (log scale, coloured by r / c / f) to ``{prefix}.png``, leaving out the
     categories without a change or a training count >= 1. Returns the paths written (no PNG,
     with a warning in the log, where the categories carry no training counts)."""
-    paths = dict(csv=f'{prefix}.csv')
-    with atomic_open(paths['csv'], newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=_CHANGE_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    paths = dict(csv=f'{prefix}.csv', png=f'{prefix}.png')
+    _write_csv(paths['csv'], rows, _CHANGE_COLUMNS)
+    with_change = [r for r in rows if r['change'] is not None]
+    if _scatter_by_frequency(rows, with_change, 'change', paths['png'], title,
+                             'without AP in both', ylabel='AP change', zero_line=True) is None:
+        del paths['png']
+    return paths
+
+
+def _scatter_by_frequency(rows, with_value, y_key: str, path: str, title: str, no_value: str,
+                          ylabel: str, zero_line: bool = False) -> Optional[Dict[str, np.ndarray]]:
+    """Scatter ``y_key`` of the ``with_value`` rows against their training count (log scale),
+    one colour per frequency group; returns the points drawn per group. The title counts the
+    rows left out: the others of ``rows`` (``no_value`` says why) and any with a count below 1
+    (a log axis has no 0). Without training counts nothing is drawn (None, and a warning).
+    A bare Figure renders with Agg without switching pyplot's backend."""
     field = training_count_field(rows)
     if field is None:
         print_log(f'{title}: no plot, the categories have neither instance_count nor '
                   'image_count', logger='current', level=logging.WARNING)
-        return paths
-    paths['png'] = f'{prefix}.png'
-    with_change = [r for r in rows if r['change'] is not None]
-    shown = [r for r in with_change if r[field] >= 1]
-    left_out = [f'{len(rows) - len(with_change)} without AP in both']
-    if len(shown) < len(with_change):
-        left_out.append(f'{len(with_change) - len(shown)} with {field} 0')
-    _scatter_by_frequency(shown, field, 'change', paths['png'],
-                          f'{title} ({", ".join(left_out)} left out)', ylabel='AP change',
-                          zero_line=True)
-    return paths
-
-
-def _scatter_by_frequency(rows, x_key: str, y_key: str, path: str, title: str, ylabel: str,
-                          zero_line: bool = False) -> Dict[str, np.ndarray]:
-    """Scatter ``rows`` (x on a log scale), one colour per frequency group; returns the points
-    drawn per group. A bare Figure renders with Agg without switching pyplot's backend."""
+        return None
+    shown = [row for row in with_value if row[field] >= 1]
+    left_out = [f'{len(rows) - len(with_value)} {no_value}']
+    if len(shown) < len(with_value):
+        left_out.append(f'{len(with_value) - len(shown)} with {field} 0')
     from matplotlib.figure import Figure  # imported here: only the pictures need matplotlib
     fig = Figure(figsize=(8, 5))
     ax = fig.subplots()
     drawn = {}
     for freq in FREQUENCIES:
-        group = [row for row in rows if row['frequency'] == freq]
+        group = [row for row in shown if row['frequency'] == freq]
         if group:
-            points = ax.scatter([row[x_key] for row in group], [row[y_key] for row in group],
+            points = ax.scatter([row[field] for row in group], [row[y_key] for row in group],
                                 s=16, alpha=0.7, color=_FREQUENCY_COLOURS[freq],
                                 label=f'{FREQUENCY_NAMES[freq]} ({len(group)})')
             drawn[freq] = np.asarray(points.get_offsets(), dtype=np.float64)
     if zero_line:
         ax.axhline(0, color='grey', linewidth=0.8)
     ax.set_xscale('log')
-    ax.set_xlabel(f'{_COUNT_LABELS[x_key]} ({x_key}, log scale)')
+    ax.set_xlabel(f'{_COUNT_LABELS[field]} ({field}, log scale)')
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f'{title} ({", ".join(left_out)} left out)', fontsize=10)
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend()
@@ -234,8 +219,8 @@ def _metric_columns(rows, names) -> tuple:
     return tuple(m for m in names if m in rows[0]) if rows else ()
 
 
-def _write_csv(path: str, rows, key_columns, names) -> None:
-    columns = list(key_columns) + list(_metric_columns(rows, names))
+def _write_csv(path: str, rows, key_columns, metric_names=()) -> None:
+    columns = list(key_columns) + list(_metric_columns(rows, metric_names))
     with atomic_open(path, newline='') as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
         writer.writeheader()

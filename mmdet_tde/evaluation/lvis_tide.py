@@ -47,10 +47,10 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     gt_cat = np.searchsorted(cat_ids, np.fromiter(
         (a['category_id'] for a in anns), np.int64, count=len(anns)))
     det_cat = np.searchsorted(cat_ids, dets['category_id'])
-    kind, target, gt_matched, gt_claimed = _classify(gt, dets, det_cat, gt_cat, iou_type,
-                                                     pos_thr, bg_thr)
+    kind, target, gt_matched = _classify(gt, dets, det_cat, gt_cat, iou_type, pos_thr, bg_thr)
     num_gt = np.bincount(gt_cat, minlength=len(cat_ids))
-    missed = ~gt_matched & ~gt_claimed
+    missed = ~gt_matched  # and not the target of a Loc or Cls error
+    missed[target[target >= 0]] = False
     counts_missed = np.bincount(gt_cat[missed], minlength=len(cat_ids))
     # From here on, detections in the order the LVIS API ranks them within a category: by
     # decreasing score, ties by image id, then results order. Fixes keep that order.
@@ -58,14 +58,12 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     kind, target, det_cat = kind[ranked], target[ranked], det_cat[ranked]
     counted = kind != _IGNORED
     base = _ap_per_category(det_cat[counted], kind[counted] == _TP, num_gt, num_gt > 0)
-    fixed = {}
-    for code, name in enumerate(_FP_TYPES):
-        cats, is_tp, keep = _fix(kind, code, target, det_cat, gt_cat, gt_matched)
-        fixed[name] = _ap_per_category(cats[keep], is_tp[keep], num_gt, num_gt > 0)
+    fixed = {name: _ap_per_category(*_fix(kind, code, target, det_cat, gt_cat, gt_matched),
+                                    num_gt, num_gt > 0) for code, name in enumerate(_FP_TYPES)}
     fixed['Miss'] = _ap_per_category(det_cat[counted], kind[counted] == _TP,
                                      num_gt - counts_missed, num_gt > 0)
 
-    freq = np.array([gt.cats[c]['frequency'] for c in cat_ids.tolist()])
+    freq = gt.frequencies
     counts = {name: np.bincount(det_cat[kind == code], minlength=len(cat_ids))
               for code, name in enumerate(_FP_TYPES)}
     counts['Miss'] = counts_missed
@@ -73,10 +71,10 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     for group in FREQUENCIES + ('all', ):
         in_group = np.ones(len(cat_ids), bool) if group == 'all' else freq == group
         evaluated = in_group & (num_gt > 0)
+        # A group without ground truth has no AP50 (-1, as LVIS reports it) and no ΔAP (None).
         row = dict(frequency=group, num_evaluated=int(evaluated.sum()),
-                   AP50=_mean(base[evaluated]))
+                   AP50=float(base[evaluated].mean()) if evaluated.any() else -1.0)
         row.update((name, int(counts[name][in_group].sum())) for name in ERROR_TYPES)
-        # No ΔAP (None) for a group without ground truth.
         row.update((f'dAP_{name}', float(np.mean(fixed[name][evaluated] - base[evaluated]))
                     if evaluated.any() else None) for name in ERROR_TYPES)
         rows.append(row)
@@ -90,21 +88,14 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     return dict(pos_thr=pos_thr, bg_thr=bg_thr, per_frequency=rows, cls_confusion=confusion)
 
 
-def _mean(values: np.ndarray) -> float:
-    """-1 when there is nothing to average, as LVIS reports undefined AP."""
-    return float(values.mean()) if values.size else -1.0
-
-
 def _classify(gt, dets, det_cat, gt_cat, iou_type, pos_thr, bg_thr):
     """Per detection its kind (an index of ``_FP_TYPES``, ``_TP`` or ``_IGNORED``) and the
     ground truth a Loc or Cls error aims at (an index of the annotations, else -1); per
-    ground truth whether it is matched and whether a Loc or Cls error aims at it unmatched."""
-    from hotcoco import mask as mask_utils
+    ground truth whether it is matched."""
     anns = gt.dataset['annotations']
     kind = np.full(len(det_cat), _IGNORED, np.int8)
     target = np.full(len(det_cat), -1, np.int64)
     gt_matched = np.zeros(len(anns), bool)
-    gt_claimed = np.zeros(len(anns), bool)
     gt_img = np.fromiter((a['image_id'] for a in anns), np.int64, count=len(anns))
     gt_order = np.argsort(gt_img, kind='stable')  # annotation order within an image
     gt_img_sorted = gt_img[gt_order]
@@ -117,7 +108,7 @@ def _classify(gt, dets, det_cat, gt_cat, iou_type, pos_thr, bg_thr):
         d = det_order[d_start:d_stop]
         g = gt_order[np.searchsorted(gt_img_sorted, img_id):
                      np.searchsorted(gt_img_sorted, img_id, 'right')]
-        ious = _ious(gt, dets, d, g, iou_type, mask_utils)
+        ious = _ious(gt, dets, d, g, iou_type)
         same = det_cat[d][:, None] == gt_cat[g][None, :]
         match = _match(ious, same, pos_thr)
         kind[d[match >= 0]] = _TP
@@ -139,11 +130,10 @@ def _classify(gt, dets, det_cat, gt_cat, iou_type, pos_thr, bg_thr):
         if g.size:
             aim = np.where(loc, s_iou.argmax(1), np.where(cls, o_iou.argmax(1), -1))
             target[d[aim >= 0]] = g[aim[aim >= 0]]
-    gt_claimed[target[target >= 0]] = True
-    return kind, target, gt_matched, gt_claimed & ~gt_matched
+    return kind, target, gt_matched
 
 
-def _ious(gt, dets, d, g, iou_type, mask_utils) -> np.ndarray:
+def _ious(gt, dets, d, g, iou_type) -> np.ndarray:
     """IoU of detections ``d`` with ground truth ``g`` (annotation indices) of one image."""
     if g.size == 0:
         return np.zeros((len(d), 0))
@@ -151,6 +141,7 @@ def _ious(gt, dets, d, g, iou_type, mask_utils) -> np.ndarray:
     if iou_type == 'bbox':
         return _box_iou(dets['bbox'][d], np.array([anns[i]['bbox'] for i in g.tolist()],
                                                   np.float64))
+    from hotcoco import mask as mask_utils
     engine = gt.engine('hotcoco')
     dt_rles = [dets['segmentation'][i] for i in d.tolist()]  # compressed by fast_lvis
     gt_rles = [engine.annToRLE(anns[i]) for i in g.tolist()]
@@ -188,8 +179,8 @@ def _match(ious: np.ndarray, same: np.ndarray, pos_thr: float) -> np.ndarray:
 
 
 def _fix(kind, code, target, det_cat, gt_cat, gt_matched):
-    """Ranked detections with the errors of type ``code`` fixed: categories, true positive
-    flags and which detections stay (ignored ones never count)."""
+    """Ranked detections with the errors of type ``code`` fixed: the categories and true
+    positive flags of those that stay (ignored ones never count)."""
     cats, is_tp = det_cat.copy(), kind == _TP
     keep = (kind != _IGNORED) & (kind != code)
     errors = np.flatnonzero((kind == code) & (target >= 0))
@@ -199,7 +190,7 @@ def _fix(kind, code, target, det_cat, gt_cat, gt_matched):
         _, first = np.unique(target[errors], return_index=True)
         fixed = errors[first]
         cats[fixed], is_tp[fixed], keep[fixed] = gt_cat[target[fixed]], True, True
-    return cats, is_tp, keep
+    return cats[keep], is_tp[keep]
 
 
 def _ap_per_category(cats, is_tp, num_gt, evaluated) -> np.ndarray:

@@ -150,8 +150,8 @@ class FastLVISMetric(LVISMetric):
         group = TorchProcessGroup()
         # mmengine's samplers give rank r the samples r, r + world_size, ... and pad the last
         # ranks with repeats; collect_results drops positions past ``size``, and so does this.
-        positions = [i * group.world_size + group.rank for i in range(len(self.results))]
-        preds = [(pos, pred) for pos, (_, pred) in zip(positions, self.results) if pos < size]
+        preds = [(pos, pred) for pos, (_, pred) in zip(
+            range(group.rank, size, group.world_size), self.results)]
         if self.outfile_prefix is not None:
             shares = group.gather(preds)
             if shares is not None:
