@@ -229,6 +229,8 @@ REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
 # the top-level variables of the bases and comments are left out, so that a layout change
 # that resolves to the same training keeps the finished runs.
+# Where a reused training's memory and phase-II start go, and its mark in the run digest.
+TRAINED_ROWS = 'dual_phase_trained_rows'
 DIGEST_KEYS = ('model', 'train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
                'param_scheduler', 'optim_wrapper', 'randomness', 'load_from')
 # Dual-phase RoI-head options that the phase-II configs left out when the first runs trained, at
@@ -340,7 +342,15 @@ def run_digest(training, epochs, seed):
     digests = [config_digest(cfg) for cfg in run_configs(training, epochs, seed)]
     if len(digests) == 1:
         return digests[0]
+    if reuses_training(training):  # runs from when prepare re-initialised the rows are stale
+        digests.append(TRAINED_ROWS)
     return hashlib.sha256(' '.join(digests).encode()).hexdigest()[:16]
+
+
+def reuses_training(training):
+    """Whether a dual-phase training's phase I is another training (the joint-training
+    control), whose phase-II classifier rows the prepare tool keeps."""
+    return TRAININGS[training].get('phase1') in TRAININGS
 
 
 def git_commit():
@@ -462,7 +472,7 @@ def train_dual_phase(training, epochs, seed, cfgs, work_dir, args):
     phase1_cfg, phase2_cfg = cfgs
     phase1_dir = phase1_work_dir(training, epochs, seed, args)
     phase1_config, phase1_checkpoint = train(phase1_cfg, phase1_dir, args)
-    memory_dir = osp.join(phase1_dir, 'dual_phase')
+    memory_dir = osp.join(phase1_dir, TRAINED_ROWS if reuses_training(training) else 'dual_phase')
     if not osp.isfile(osp.join(memory_dir, 'dual_phase_phase2_init.pth')):
         run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1_config, phase1_checkpoint,
              str(args.nproc), '--split-file', SPLIT, '--out-dir', memory_dir], args.port)

@@ -9,7 +9,9 @@ category's exemplars by Eq. 2-5 and writes, beside the checkpoint unless --out-d
 otherwise:
   dual_phase_memory.json       the exemplar memory (annotation ids), for the phase-II dataset
   dual_phase_phase2_init.pth   the phase-I weights with the phase-II classifier rows
-                               re-initialised, for phase II's ``load_from``
+                               re-initialised, for phase II's ``load_from``; a model trained
+                               on all classes (given with --split-file) keeps the rows it
+                               learned, as a user fine-tuning it would
 Both carry one run id (the checkpoint is written first, the memory last), which phase II
 compares, and the memory the digest of the phase-I checkpoint, which phase II compares with its
 teacher's.
@@ -29,7 +31,8 @@ from mmengine.utils import ProgressBar
 
 from mmdet.registry import MODELS
 
-from mmdet_tde.engine.dual_phase_checks import check_phase1_checkpoint, file_sha256
+from mmdet_tde.engine.dual_phase_checks import (PHASE1_MODEL, check_phase1_checkpoint,
+                                                file_sha256)
 from mmdet_tde.engine.dual_phase_memory import (build_memory, collect_features, feature_dataset,
                                                 fresh_classifier_state, phase1_annotations,
                                                 phase2_init_state, save_checkpoint_atomic,
@@ -100,7 +103,8 @@ def main():
     split = load_split(split_file)
     checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu',
                                       unsafe=args.unsafe_load)
-    check_phase1_checkpoint(checkpoint, args.checkpoint, split, args.split_file is not None)
+    role = check_phase1_checkpoint(checkpoint, args.checkpoint, split,
+                                   args.split_file is not None)
     # Digest of the file read now, for phase II to compare with its teacher (rank 0 writes).
     checkpoint_sha256 = file_sha256(args.checkpoint) if rank == 0 else None
     state_dict = checkpoint.get('state_dict', checkpoint)
@@ -123,16 +127,24 @@ def main():
 
     run = dict(prepare_id=uuid.uuid4().hex, phase1_checkpoint=osp.basename(args.checkpoint),
                phase1_checkpoint_sha256=checkpoint_sha256)
-    fresh = fresh_classifier_state(cfg.model.to_dict())
-    init = dict(meta=dict(dual_phase=dict(split_digest=split['digest'], **run)),
-                state_dict=phase2_init_state(state_dict, fresh, phase2_labels(split)))
+    # Phase I never trained its phase-II rows (masked); a model trained on all classes did.
+    if role == PHASE1_MODEL:
+        fresh = fresh_classifier_state(cfg.model.to_dict())
+        phase2_rows, init_state = 'fresh', phase2_init_state(state_dict, fresh,
+                                                             phase2_labels(split))
+    else:
+        phase2_rows, init_state = 'trained', state_dict
+    init = dict(meta=dict(dual_phase=dict(split_digest=split['digest'], phase2_rows=phase2_rows,
+                                          **run)),
+                state_dict=init_state)
     # The memory last: a run killed in between leaves a checkpoint whose id no memory has.
     save_checkpoint_atomic(init, init_path)
     write_json_atomic(dict(memory, **run), memory_path)
     num_boxes = sum(memory['candidates'].values())
     picked = sum(len(v) for v in memory['exemplars'].values())
     print(f'\n[dual-phase prepare] {num_boxes} phase-I boxes, {picked} exemplars over '
-          f"{len(memory['exemplars'])} categories -> {memory_path}, {init_path}", flush=True)
+          f"{len(memory['exemplars'])} categories, phase-II rows {phase2_rows} -> {memory_path}, "
+          f'{init_path}', flush=True)
 
 
 if __name__ == '__main__':

@@ -82,10 +82,10 @@ def checkpoint_role(checkpoint: dict) -> str:
     return PHASE1_MODEL if _train_dataset(cfg).get('phase') == 1 else OTHER_MODEL
 
 
-def check_phase1_checkpoint(checkpoint: dict, path: str, split: dict, split_given: bool) -> None:
+def check_phase1_checkpoint(checkpoint: dict, path: str, split: dict, split_given: bool) -> str:
     """Refuse a checkpoint the prepare tool must not take as its phase-I model: a phase-II one,
     a phase-I model of another split, and (unless ``--split-file`` names the split, the
-    joint-training control) one that is not a phase-I model."""
+    joint-training control) one that is not a phase-I model. Returns the checkpoint's role."""
     role = checkpoint_role(checkpoint)
     if role in (PHASE2_INIT, PHASE2_MODEL):
         raise ValueError(f'{path} is {role}, not a phase-I checkpoint: give the phase-I model')
@@ -99,6 +99,7 @@ def check_phase1_checkpoint(checkpoint: dict, path: str, split: dict, split_give
     elif not split_given:
         raise ValueError(f'{path} is {role}: give a phase-I checkpoint, or --split-file to use a '
                          'model trained on all classes as phase I (the joint-training control)')
+    return role
 
 
 def check_phase2_inputs(cfg, unsafe: bool = False) -> None:

@@ -226,6 +226,19 @@ def test_digest_covers_what_changes_a_run_only(longtail):
     assert longtail.config_digest(cfg) != digest
 
 
+def test_joint_training_runs_from_fresh_rows_are_stale(longtail):
+    """The joint-training control now keeps the classifier rows it learned: its runs' digests
+    differ from the ones over its configs alone, which the runs that re-initialised them had."""
+    def configs_only(training):
+        digests = [longtail.config_digest(c) for c in longtail.run_configs(training, 16, 0)]
+        return longtail.hashlib.sha256(' '.join(digests).encode()).hexdigest()[:16]
+
+    assert longtail.run_digest('joint_then_phase2', 16, 0) != configs_only('joint_then_phase2')
+    assert longtail.run_digest('dual_phase', 16, 0) == configs_only('dual_phase')
+    assert longtail.reuses_training('joint_then_phase2_graph_t')
+    assert not longtail.reuses_training('dual_phase') and not longtail.reuses_training('rfs')
+
+
 def test_digest_keeps_runs_whose_configs_left_the_later_options_out(longtail):
     """A phase-II config that writes out graph_nodes and head_direction at the values the RoI
     head took when they were left out has the digest of the config without them."""

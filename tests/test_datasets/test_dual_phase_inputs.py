@@ -293,11 +293,12 @@ def test_prepare_refuses_checkpoints_that_are_not_phase1_of_the_split(tmp_path):
         with pytest.raises(ValueError, match=message):
             check_phase1_checkpoint(checkpoint, 'k.pth', split, split_given)
     own_file = write(tmp_path / 'own.json', split)
-    check_phase1_checkpoint(checkpoint_with_cfg(PHASE1_TEXT.format(own_file)), 'k.pth', split,
-                            False)
+    assert check_phase1_checkpoint(checkpoint_with_cfg(PHASE1_TEXT.format(own_file)), 'k.pth',
+                                   split, False) == PHASE1_MODEL
     # the joint-training control: a model trained on all classes, split named explicitly
-    check_phase1_checkpoint(checkpoint_with_cfg("model = dict(type='CascadeRCNN')"), 'k.pth',
-                            split, True)
+    assert check_phase1_checkpoint(checkpoint_with_cfg("model = dict(type='CascadeRCNN')"),
+                                   'k.pth', split, True) == OTHER_MODEL
+    assert check_phase1_checkpoint(dict(state_dict={}), 'k.pth', split, True) == UNKNOWN
 
 
 @pytest.fixture

@@ -58,11 +58,17 @@ def workflow(tmp_path_factory, repo_root):
     work1 = root / 'phase1'
     run(['bash', 'tools/dist_train.sh', phase1, '2', '--work-dir', str(work1)], repo_root)
     checkpoint = str(work1 / 'epoch_1.pth')
-    one, two = root / 'prepare1', root / 'prepare2'
+    one, two, joint = root / 'prepare1', root / 'prepare2', root / 'prepare_joint'
     run([sys.executable, 'tools/dual_phase_prepare.py', phase1, checkpoint, '--num-exemplars', '3',
          '--out-dir', str(one)], repo_root)
     run(['bash', 'tools/dist_dual_phase_prepare.sh', phase1, checkpoint, '2', '--num-exemplars',
          '3', '--out-dir', str(two)], repo_root)
+    # A checkpoint without a recorded config, named with --split-file: taken as a model trained
+    # on all classes (the joint-training control).
+    weights_only = str(root / 'weights_only.pth')
+    torch.save(dict(state_dict=load_checkpoint_file(checkpoint)['state_dict']), weights_only)
+    run([sys.executable, 'tools/dual_phase_prepare.py', phase1, weights_only, '--num-exemplars',
+         '3', '--split-file', split_file, '--out-dir', str(joint)], repo_root)
     phase2 = write_config(
         repo_root, PHASE2, root / 'phase2.py', data_root, split_file,
         load_from=str(two / 'dual_phase_phase2_init.pth'),
@@ -75,7 +81,8 @@ def workflow(tmp_path_factory, repo_root):
     train2 = run(['bash', 'tools/dist_train.sh', phase2, '2', '--work-dir', str(work2)], repo_root)
     test = run(['bash', 'tools/dist_test.sh', phase2, str(work2 / 'epoch_1.pth'), '2',
                 '--work-dir', str(root / 'test')], repo_root)
-    return dict(root=root, split=load_split(split_file), one=one, two=two, checkpoint=checkpoint,
+    return dict(root=root, split=load_split(split_file), one=one, two=two, joint=joint,
+                checkpoint=checkpoint,
                 train2=train2.stdout + train2.stderr, test=test.stdout + test.stderr,
                 data_root=data_root)
 
@@ -105,6 +112,7 @@ def test_phase2_init_reinitialises_only_phase2_rows(workflow):
     phase1 = load_checkpoint_file(workflow['checkpoint'])['state_dict']
     init = load_checkpoint_file(str(workflow['two'] / 'dual_phase_phase2_init.pth'))
     assert init['meta']['dual_phase']['split_digest'] == workflow['split']['digest']
+    assert init['meta']['dual_phase']['phase2_rows'] == 'fresh'
     memory = json.loads((workflow['two'] / 'dual_phase_memory.json').read_text())
     assert init['meta']['dual_phase']['prepare_id'] == memory['prepare_id']
     rows = phase2_labels(workflow['split'])
@@ -116,6 +124,14 @@ def test_phase2_init_reinitialises_only_phase2_rows(workflow):
                 assert not torch.equal(value[rows], phase1[key][rows])
         else:
             assert torch.equal(value, phase1[key]), key
+
+
+def test_prepare_keeps_the_rows_a_model_trained_on_all_classes_learned(workflow):
+    given = load_checkpoint_file(workflow['checkpoint'])['state_dict']
+    init = load_checkpoint_file(str(workflow['joint'] / 'dual_phase_phase2_init.pth'))
+    assert init['meta']['dual_phase']['phase2_rows'] == 'trained'
+    assert init['state_dict'].keys() == given.keys()
+    assert all(torch.equal(init['state_dict'][k], given[k]) for k in given)
 
 
 def test_phase2_trains_with_the_extra_losses_and_tests(workflow):
