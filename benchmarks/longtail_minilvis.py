@@ -172,6 +172,10 @@ TRAININGS = {
     'joint_then_phase2_graph_t_norm': dict(phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1],
                                            phase2_options=TEMPERED_NORMALISED,
                                            rows={'joint_then_phase2_graph_t_norm': ('test',)}),
+    # The shipped graph term after joint training: is the asynchronous phase I what it needs?
+    'joint_then_phase2_graph_t_norm_ignored': dict(
+        phase1='baseline', phase2=DUAL_PHASE_CONFIGS[1], phase2_options=IGNORED_NODES,
+        rows={'joint_then_phase2_graph_t_norm_ignored': ('test',)}),
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
@@ -221,16 +225,19 @@ ROW_LABELS = {
                                  f'temperature {GRAPH_TEMPERATURE}',
     'joint_then_phase2_graph_t_norm': 'control: joint training, then phase II with the graph term '
                                       f'at temperature {GRAPH_TEMPERATURE}, unit features',
+    'joint_then_phase2_graph_t_norm_ignored': 'control: joint training, then phase II with the '
+                                              f'graph term at temperature {GRAPH_TEMPERATURE}, '
+                                              'unit features, ignored boxes as nodes',
 }
 TABLE_TRAININGS = [t for t in TRAININGS if t != SPEED_CONTROL]
 # Paired tables: each row against the reference of the same training data or checkpoint.
 REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_no_graph',
               'dual_phase_distill')
+# Where a reused training's memory and phase-II start go, and its mark in the run digest.
+TRAINED_ROWS = 'dual_phase_trained_rows'
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
 # the top-level variables of the bases and comments are left out, so that a layout change
 # that resolves to the same training keeps the finished runs.
-# Where a reused training's memory and phase-II start go, and its mark in the run digest.
-TRAINED_ROWS = 'dual_phase_trained_rows'
 DIGEST_KEYS = ('model', 'train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg',
                'param_scheduler', 'optim_wrapper', 'randomness', 'load_from')
 # Dual-phase RoI-head options that the phase-II configs left out when the first runs trained, at
