@@ -15,8 +15,9 @@ nodes) are phase-II options of the same runs, with per-box distillation as a fur
 ``--curve`` trains seed 0 of the baseline and of repeat-factor sampling at ``CURVE_EPOCHS``
 and writes the learning curve; ``EPOCHS`` is the shortest length at which both are within
 ``CONVERGED_WITHIN`` mask AP of their longest, set here from the curve's page. The curve
-also trains ``SPEED_CONTROL`` at its longest length: the baseline with the first version's
-(wider, slower) settings, which the shipped ones must equal in AP at about half the time.
+also trains ``SPEED_CONTROLS`` at its longest length: the baseline and RFS with the first
+version's (wider, slower) settings, which the shipped ones must equal in AP at about half the
+time, and under which RFS's gain over the baseline must hold.
 
 Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
 commit, times); the tables, the readings and the plot are rebuilt from all of them, so runs
@@ -54,9 +55,10 @@ ITERS_PER_EPOCH = 114
 WARMUP_ITERS = 100
 CURVE_EPOCHS = (4, 8, 12, 16)
 CURVE_TRAININGS = ('baseline', 'rfs')
-# The speed-up's control: the baseline with the settings of the first version (wider FPN and
-# heads, more sampled RoIs), trained at the curve's longest length.
-SPEED_CONTROL = 'baseline_before'
+# The speed-up's controls: the baseline and RFS with the settings of the first version (wider
+# FPN and heads, more sampled RoIs), trained at the curve's longest length; each against the
+# shipped training it restores.
+SPEED_CONTROLS = {'baseline_before': 'baseline', 'rfs_before': 'rfs'}
 CONVERGED_WITHIN = 0.01  # mask AP
 # The schedule of the comparison, chosen by the learning curve (docs/benchmarks/
 # longtail_schedule_minilvis.md).
@@ -103,8 +105,10 @@ TRAININGS = {
                      rows=_with_logit_adjustment('baseline')),
     'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows=_with_logit_adjustment('rfs')),
     'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': ('test',)}),
-    SPEED_CONTROL: dict(config='cascade_baseline_r18_minilvis.py', first_version=True,
-                        rows={SPEED_CONTROL: ('test',)}),
+    'baseline_before': dict(config='cascade_baseline_r18_minilvis.py', first_version=True,
+                            rows={'baseline_before': ('test',)}),
+    'rfs_before': dict(config='cascade_rfs_r18_minilvis.py', first_version=True,
+                       rows={'rfs_before': ('test',)}),
     'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py',
                        rows={'seesaw_rfs': ('test',)}),
     'deconfound': dict(config='cascade_tde_r18_minilvis.py',
@@ -179,7 +183,8 @@ TRAININGS = {
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
-    SPEED_CONTROL: 'linear baseline, the first version\'s settings (speed control)',
+    'baseline_before': 'linear baseline, the first version\'s settings (speed control)',
+    'rfs_before': 'RFS, the first version\'s settings (speed control)',
     'baseline_la': 'baseline + logit adjustment (tau 1, background exempted)',
     'baseline_la_plain': 'baseline + logit adjustment (tau 1, plain)',
     'rfs': 'repeat-factor sampling (RFS)',
@@ -229,7 +234,7 @@ ROW_LABELS = {
                                               f'graph term at temperature {GRAPH_TEMPERATURE}, '
                                               'unit features, ignored boxes as nodes',
 }
-TABLE_TRAININGS = [t for t in TRAININGS if t != SPEED_CONTROL]
+TABLE_TRAININGS = [t for t in TRAININGS if t not in SPEED_CONTROLS]
 # Paired tables: each row against the reference of the same training data or checkpoint.
 REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_no_graph',
               'dual_phase_distill')
@@ -689,10 +694,14 @@ def write_curve(args):
     choice = (f'Shortest length at which both are within {100 * CONVERGED_WITHIN:.0f} mask AP of '
               f'their longest: **{chosen} epochs ({chosen * ITERS_PER_EPOCH} iterations)**.'
               if chosen else 'Not every length has finished: no length chosen yet.')
-    control = speed_control(args, lengths[-1])
-    if control:
-        lines.append(control[0])
-        choice += ' ' + control[1]
+    for control in SPEED_CONTROLS:
+        found = speed_control(args, control, lengths[-1])
+        if found:
+            lines.append(found[0])
+            choice += ' ' + found[1]
+    gains = speed_up_gains(args, lengths[-1])
+    if gains:
+        choice += ' ' + gains
     stem = osp.splitext(args.curve_out)[0]
     plot_curve(table, lengths, stem + '.png')
     sections = [
@@ -711,26 +720,47 @@ def write_curve(args):
     print(f'[longtail] wrote {args.curve_out}')
 
 
-def speed_control(args, length):
-    """The speed control's table line and what it says against the shipped baseline at
-    ``length`` epochs (seed 0); None until both have finished."""
-    runs = {}
-    for training in ('baseline', SPEED_CONTROL):
-        table, _, records = load_runs(args.runs_dir, [training], [length], [0])
-        if not records:
-            return None
-        runs[training] = (table[(training, length)][0], records[0]['train_seconds'])
-    (metrics, seconds), (shipped, shipped_seconds) = runs[SPEED_CONTROL], runs['baseline']
+def seed0_run(args, training, length):
+    """(metrics, train seconds) of a training's seed-0 run at ``length`` epochs, or None."""
+    table, _, records = load_runs(args.runs_dir, [training], [length], [0])
+    return (table[(training, length)][0], records[0]['train_seconds']) if records else None
+
+
+def speed_control(args, control, length):
+    """A speed control's table line and what it says against the shipped training it restores
+    at ``length`` epochs (seed 0); None until both have finished."""
+    shipped_name = SPEED_CONTROLS[control]
+    runs = seed0_run(args, control, length), seed0_run(args, shipped_name, length)
+    if None in runs:
+        return None
+    (metrics, seconds), (shipped, shipped_seconds) = runs
     cells = [f'{100 * metrics[k]:.1f}' for k in METRICS]
-    line = (f'| {ROW_LABELS[SPEED_CONTROL]} | {length} | {length * ITERS_PER_EPOCH} | {seconds} | '
+    line = (f'| {ROW_LABELS[control]} | {length} | {length * ITERS_PER_EPOCH} | {seconds} | '
             + ' | '.join(cells) + ' |')
-    text = (f'At {length} epochs the shipped baseline trains in {shipped_seconds / seconds:.2f}x '
-            f'the time of the first version\'s settings ({shipped_seconds} s against {seconds} s, '
-            'timed in the run, so on a shared machine only roughly; the profile\'s side-by-side '
-            'ratio: [minilvis_train_profile.md](minilvis_train_profile.md)), at mask AP '
+    text = (f'At {length} epochs the shipped {ROW_LABELS[shipped_name]} trains in '
+            f'{shipped_seconds / seconds:.2f}x the time of the first version\'s settings '
+            f'({shipped_seconds} s against {seconds} s, timed in the run, so on a shared machine '
+            'only roughly; the profile\'s side-by-side ratio: '
+            '[minilvis_train_profile.md](minilvis_train_profile.md)), at mask AP '
             f'{100 * shipped["segm_AP"]:.1f} against {100 * metrics["segm_AP"]:.1f} and box AP '
             f'{100 * shipped["bbox_AP"]:.1f} against {100 * metrics["bbox_AP"]:.1f}.')
     return line, text
+
+
+def speed_up_gains(args, length):
+    """RFS's gain over the baseline under the shipped settings and under the first version's
+    (seed 0): whether the cheaper settings change what the comparison measures."""
+    runs = {t: seed0_run(args, t, length) for t in ('baseline', 'rfs', *SPEED_CONTROLS)}
+    if None in runs.values():
+        return None
+
+    def gain(rfs, baseline):
+        return ', '.join(f'{name} {100 * (runs[rfs][0][key] - runs[baseline][0][key]):+.1f}'
+                         for name, key in (('mask AP', 'segm_AP'), ('mask APr', 'segm_APr'),
+                                           ('box AP', 'bbox_AP')))
+
+    return (f"RFS's gain over the baseline: {gain('rfs', 'baseline')} with the shipped settings, "
+            f"{gain('rfs_before', 'baseline_before')} with the first version's.")
 
 
 def plot_curve(table, lengths, path):
@@ -817,7 +847,8 @@ def main():
                 for training in CURVE_TRAININGS:
                     train_and_evaluate(training, length, 0, args)
                     write_curve(args)
-            train_and_evaluate(SPEED_CONTROL, max(lengths), 0, args)
+            for control in SPEED_CONTROLS:
+                train_and_evaluate(control, max(lengths), 0, args)
         write_curve(args)
         return
     epochs = (args.epochs or [EPOCHS])[0]

@@ -101,10 +101,11 @@ def test_every_training_runs_the_same_iterations(longtail):
     assert (configs['seesaw'].model.roi_head.mask_head.predictor_cfg.type == 'NormedConv2d')
 
 
-def test_speed_control_is_the_baseline_with_the_first_version_settings(longtail):
-    """Only the widths and the RoI count the speed-up changed differ from the baseline's run."""
-    shipped = longtail.run_config('baseline', 16, 0).to_dict()
-    control = longtail.run_config(longtail.SPEED_CONTROL, 16, 0).to_dict()
+@pytest.mark.parametrize('control', ['baseline_before', 'rfs_before'])
+def test_speed_control_is_its_training_with_the_first_version_settings(longtail, control):
+    """Only the widths and the RoI count the speed-up changed differ from the shipped run."""
+    shipped = longtail.run_config(longtail.SPEED_CONTROLS[control], 16, 0).to_dict()
+    control = longtail.run_config(control, 16, 0).to_dict()
     roi_head, rcnn = control['model']['roi_head'], control['model']['train_cfg']['rcnn']
     assert control['model']['neck']['out_channels'] == 128
     assert [h['fc_out_channels'] for h in roi_head['bbox_head']] == [512] * 3
@@ -118,25 +119,35 @@ def test_speed_control_is_the_baseline_with_the_first_version_settings(longtail)
             node = node[int(key)] if isinstance(node, list) else node[key]
         node[leaf] = value
     assert shipped == control
-    assert longtail.SPEED_CONTROL not in longtail.TABLE_TRAININGS
+    assert not set(longtail.SPEED_CONTROLS) & set(longtail.TABLE_TRAININGS)
 
 
-def test_curve_reports_the_speed_control_against_the_shipped_baseline(longtail, tmp_path):
+def test_curve_reports_the_speed_controls_against_the_shipped_trainings(longtail, tmp_path):
     rng = np.random.default_rng(4)
     runs_dir = tmp_path / 'runs'
     runs_dir.mkdir()
-    metrics = {t: random_metrics(longtail, rng) for t in ('baseline', longtail.SPEED_CONTROL)}
+    names = ('baseline', 'rfs', 'baseline_before', 'rfs_before')
+    metrics = {t: random_metrics(longtail, rng) for t in names}
+    seconds = dict(baseline=600, rfs=660, baseline_before=1500, rfs_before=1650)
     args = argparse.Namespace(runs_dir=str(runs_dir))
-    write_run(longtail, runs_dir, 'baseline', 16, 0, {'baseline': metrics['baseline']},
-              train_seconds=600)
-    assert longtail.speed_control(args, 16) is None  # the control has not run
-    write_run(longtail, runs_dir, longtail.SPEED_CONTROL, 16, 0,
-              {longtail.SPEED_CONTROL: metrics[longtail.SPEED_CONTROL]}, train_seconds=1500)
-    line, text = longtail.speed_control(args, 16)
-    assert line.startswith(f'| {longtail.ROW_LABELS[longtail.SPEED_CONTROL]} | 16 | 1824 | 1500 |')
-    assert 'in 0.40x the time' in text
-    shipped, before = (100 * metrics[t]['segm_AP'] for t in ('baseline', longtail.SPEED_CONTROL))
-    assert f'mask AP {shipped:.1f} against {before:.1f}' in text
+    for name in names[:3]:
+        write_run(longtail, runs_dir, name, 16, 0, {name: metrics[name]},
+                  train_seconds=seconds[name])
+    assert longtail.speed_control(args, 'rfs_before', 16) is None  # the control has not run
+    assert longtail.speed_up_gains(args, 16) is None
+    write_run(longtail, runs_dir, 'rfs_before', 16, 0, {'rfs_before': metrics['rfs_before']},
+              train_seconds=1650)
+    for control, shipped_name in longtail.SPEED_CONTROLS.items():
+        line, text = longtail.speed_control(args, control, 16)
+        assert line.startswith(f'| {longtail.ROW_LABELS[control]} | 16 | 1824 | '
+                               f'{seconds[control]} |')
+        assert 'in 0.40x the time' in text
+        shipped, before = (100 * metrics[t]['segm_AP'] for t in (shipped_name, control))
+        assert f'mask AP {shipped:.1f} against {before:.1f}' in text
+    gains = longtail.speed_up_gains(args, 16)
+    for rfs, baseline in (('rfs', 'baseline'), ('rfs_before', 'baseline_before')):
+        gain = 100 * (metrics[rfs]['segm_APr'] - metrics[baseline]['segm_APr'])
+        assert f'mask APr {gain:+.1f}' in gains
 
 
 def test_dual_phase_runs_phase1_on_the_schedule_and_phase2_on_its_own(longtail):
