@@ -27,7 +27,7 @@ from .detection_exchange import concat, exchange_by_owner, take
 from .lvis_ground_truth import LVISGroundTruth, has_evaluated_area, load_json, load_lvis_annotations
 from .lvis_input_checks import FREQUENCIES, IOU_TYPES, check_columns, check_results
 from .lvis_matching import match, merge_categories
-from .lvis_tide import TIDE_IOU_TYPES, tide_by_frequency
+from .lvis_tide import check_tide_iou_type, tide_by_frequency
 
 __all__ = [
     'AREA_RANGES', 'FIXED_METRIC_NAMES', 'FREQUENCIES', 'IOU_TYPES', 'LVISEvalResult',
@@ -128,9 +128,8 @@ def evaluate_lvis(gt: LVISGroundTruth,
     by it, as one process breaks them by list order). Each process evaluates a share of the
     categories; rank 0 returns the result, the others None. The numbers equal one process's.
     """
-    if tide and iou_type not in TIDE_IOU_TYPES:
-        raise ValueError(f"TIDE errors: iou_type is {iou_type!r}; allowed: "
-                         f"{', '.join(TIDE_IOU_TYPES)}")
+    if tide:
+        check_tide_iou_type(iou_type)
     return _evaluate(gt, results, iou_type, max_dets, -1, 'standard', group, order, tide)
 
 
@@ -214,8 +213,7 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     # most any image has, which keeps all.
     cap = max_dets if max_dets >= 0 else int(_counts(dets['image_id']).max(initial=1))
     precision, recall = match(gt, dets, cat_ids[own].tolist(), iou_type, cap)
-    num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']),
-                           minlength=len(cat_ids))
+    num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']), minlength=len(cat_ids))
     if group.world_size > 1:  # each process holds the detections of its own categories
         shares = group.gather((own, precision, recall, num_dets))
         if shares is None:
@@ -285,7 +283,6 @@ def _detection_areas(dets: dict) -> np.ndarray:
 
 def _collect(gt, precision, recall, iou_type, num_dets, protocol) -> LVISEvalResult:
     """Summary, per-category and per-frequency numbers from the accumulated arrays."""
-    cat_ids = gt.cat_ids.tolist()
     groups = {f: np.flatnonzero(gt.frequencies == f) for f in FREQUENCIES}
     names = dict(zip(METRIC_NAMES, FIXED_METRIC_NAMES if protocol == 'fixed' else METRIC_NAMES))
     sums, counts = _sums_and_counts(precision, recall)
@@ -294,24 +291,20 @@ def _collect(gt, precision, recall, iou_type, num_dets, protocol) -> LVISEvalRes
     summary.update((f'AP{freq}', metrics['AP']) for freq, metrics in by_group.items())
     summary = {names[name]: summary[name] for name in METRIC_NAMES}
 
-    per_category = [
-        dict(category_id=cat_id, name=gt.cats[cat_id].get('name', str(cat_id)),
-             frequency=gt.cats[cat_id]['frequency'],
-             image_count=gt.cats[cat_id].get('image_count'),
-             instance_count=gt.cats[cat_id].get('instance_count'), num_gt=gt.num_gt[cat_id],
-             num_dets=num_dets[idx]) for idx, cat_id in enumerate(cat_ids)
-    ]
-    cat_metrics = {name: np.where(counts[name] > 0,
-                                  sums[name] / np.maximum(counts[name], 1), -1.0)
-                   for name in sums}
-    for name, values in cat_metrics.items():
-        for row, value in zip(per_category, values.tolist()):
-            row[names[name]] = value
-    per_frequency = [
-        dict(frequency=freq, num_categories=len(idx),
-             num_evaluated=int((cat_metrics['AP'][idx] >= 0).sum()),
-             **{names[k]: v for k, v in by_group[freq].items()}) for freq, idx in groups.items()
-    ]
+    cat_metrics = {names[k]: np.where(n > 0, sums[k] / np.maximum(n, 1), -1.0).tolist()
+                   for k, n in counts.items()}
+    per_category = []
+    for idx, cat_id in enumerate(gt.cat_ids.tolist()):
+        cat = gt.cats[cat_id]
+        per_category.append(dict(
+            category_id=cat_id, name=cat.get('name', str(cat_id)), frequency=cat['frequency'],
+            image_count=cat.get('image_count'), instance_count=cat.get('instance_count'),
+            num_gt=gt.num_gt[cat_id], num_dets=num_dets[idx],
+            **{name: values[idx] for name, values in cat_metrics.items()}))
+    per_frequency = [dict(frequency=freq, num_categories=len(idx),
+                          num_evaluated=int((counts['AP'][idx] > 0).sum()),
+                          **{names[k]: v for k, v in by_group[freq].items()})
+                     for freq, idx in groups.items()]
     return LVISEvalResult(iou_type, summary, per_category, per_frequency, protocol)
 
 

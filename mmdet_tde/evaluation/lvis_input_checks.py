@@ -60,7 +60,7 @@ def check_lvis_annotations(dataset) -> None:
     heights = _values(imgs, 'images', 'height', _INT_TYPES, 'an integer > 0')
     widths = _values(imgs, 'images', 'width', _INT_TYPES, 'an integer > 0')
     for key, values in (('height', heights), ('width', widths)):
-        _first(imgs, 'images', key, [v <= 0 for v in values], 'allowed: an integer > 0')
+        _first(imgs, 'images', key, [v <= 0 for v in values], 'an integer > 0')
     for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
         lists = [img.get(key) for img in imgs]
         idx = _first_wrong_type(lists, list)
@@ -70,7 +70,7 @@ def check_lvis_annotations(dataset) -> None:
                              'categories of every image')
         if not _types_ok(chain.from_iterable(lists), _INT_TYPES):
             _first(imgs, 'images', key, [not _types_ok(v, _INT_TYPES) for v in lists],
-                   'allowed: a list of integers, category ids of the annotations')
+                   'a list of integers, category ids of the annotations')
         _check_known(list(chain.from_iterable(lists)), cat_ids, key, 'a category id',
                      lambda k: _entry(imgs, 'images', k), owner=np.repeat(
                          np.arange(len(lists)), list(map(len, lists))))
@@ -90,10 +90,9 @@ def check_lvis_annotations(dataset) -> None:
     with_segm = [i for i, ann in enumerate(anns) if 'segmentation' in ann]
     if with_segm:
         sizes = {img_id: [h, w] for img_id, h, w in zip(img_ids, heights, widths)}
-        _check_segmentations(
-            [anns[i]['segmentation'] for i in with_segm],
-            [anns[i]['image_id'] for i in with_segm], sizes,
-            lambda k: _entry(anns, 'annotations', with_segm[k]), min_polygon=4)
+        _check_segmentations([anns[i]['segmentation'] for i in with_segm],
+                             [anns[i]['image_id'] for i in with_segm], sizes,
+                             lambda k: _entry(anns, 'annotations', with_segm[k]), min_polygon=4)
 
 
 def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
@@ -101,7 +100,7 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     or would misread; return the detections as columns: ``image_id``, ``category_id`` (int64),
     ``score`` (float64), ``bbox`` ((N, 4) float64, or None for masks without boxes) and
     ``segmentation`` (a list, or None for boxes). ``gt`` gives ``imgs`` and ``cats`` by id."""
-    masks = _check_iou_type(iou_type)
+    masks = check_iou_type(iou_type)
     if not isinstance(results, (list, tuple)):
         raise ValueError(f'results must be a list of detections, got {type(results).__name__}')
     _check_dicts(results, 'results', 'a dict')
@@ -110,7 +109,7 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
             'bbox', ) * has_boxes:
         if not all(map(dict.__contains__, results, repeat(key))):
-            _first(results, 'results', key, [key not in r for r in results], allowed='')
+            _first(results, 'results', key, [key not in r for r in results])
     if not has_boxes and any(map(dict.__contains__, results, repeat('bbox'))):
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
@@ -135,9 +134,8 @@ def check_columns(dets: dict, gt, iou_type: str) -> dict:
     ``score`` (N), ``bbox`` ((N, 4) ``[x, y, w, h]``, or None for masks without boxes) and
     ``segmentation`` (a list of RLE dicts, or None for boxes). Returns them as
     :func:`check_results` does; an error names ``detections[i]`` and the field."""
-    masks = _check_iou_type(iou_type)
-    required = ('image_id', 'category_id', 'score') + (('segmentation', ) if masks else
-                                                       ('bbox', ))
+    masks = check_iou_type(iou_type)
+    required = ('image_id', 'category_id', 'score', 'segmentation' if masks else 'bbox')
     missing = [key for key in required if dets.get(key) is None]
     if missing:
         raise ValueError(f"detection columns lack {', '.join(map(repr, missing))}")
@@ -164,10 +162,10 @@ def check_columns(dets: dict, gt, iou_type: str) -> dict:
     return _check_column_values(columns, gt, lambda k: f'detections[{k}]')
 
 
-def _check_iou_type(iou_type: str) -> bool:
-    """Refuse an unknown IoU type; whether it evaluates masks."""
-    if iou_type not in IOU_TYPES:
-        raise ValueError(f"iou_type is {iou_type!r}; allowed: {', '.join(IOU_TYPES)}")
+def check_iou_type(iou_type: str, allowed=IOU_TYPES, what: str = 'iou_type') -> bool:
+    """Refuse an IoU type not in ``allowed``, naming it ``what``; whether it evaluates masks."""
+    if iou_type not in allowed:
+        raise ValueError(f"{what} is {iou_type!r}; allowed: {', '.join(allowed)}")
     return iou_type != 'bbox'
 
 
@@ -219,7 +217,7 @@ def _first_wrong_type(values: Sequence, types) -> Optional[int]:
     return next(i for i, value in enumerate(values) if not _is_type(value, types))
 
 
-def _first(items, what, key, bad_flags, allowed):
+def _first(items, what, key, bad_flags, allowed: str = '') -> None:
     """Raise for the first entry flagged in ``bad_flags``; does nothing if none is."""
     bad = np.flatnonzero(np.asarray(bad_flags, dtype=bool))
     if bad.size == 0:
@@ -229,7 +227,7 @@ def _first(items, what, key, bad_flags, allowed):
     if value is _MISSING:
         raise ValueError(f"{_entry(items, what, idx)} has no '{key}' field"
                          f'{f" ({bad.size} entries lack it)" if bad.size > 1 else ""}')
-    raise ValueError(f"{_entry(items, what, idx)}: field '{key}' is {value!r}; {allowed}"
+    raise ValueError(f"{_entry(items, what, idx)}: field '{key}' is {value!r}; allowed: {allowed}"
                      f'{f" ({bad.size} entries affected)" if bad.size > 1 else ""}')
 
 
@@ -243,8 +241,7 @@ def _values(items, what: str, key: str, types, allowed: str) -> list:
     """``items[i][key]`` for every i, each an instance of ``types`` (never a boolean)."""
     values = list(map(dict.get, items, repeat(key), repeat(_MISSING)))
     if not _types_ok(values, types):
-        _first(items, what, key, [not _is_type(v, types) for v in values],
-               f'allowed: {allowed}')
+        _first(items, what, key, [not _is_type(v, types) for v in values], allowed)
     return values
 
 
@@ -277,17 +274,14 @@ def _box_array(items, what: str) -> np.ndarray:
     allowed = '[x, y, width, height], 4 numbers'
     boxes = _values(items, what, 'bbox', (list, tuple), allowed)
     if not _types_ok(chain.from_iterable(boxes), _NUMBER_TYPES):
-        _first(items, what, 'bbox', [not _types_ok(b, _NUMBER_TYPES) for b in boxes],
-               f'allowed: {allowed}')
+        _first(items, what, 'bbox', [not _types_ok(b, _NUMBER_TYPES) for b in boxes], allowed)
     lengths = np.fromiter(map(len, boxes), np.int64, count=len(boxes))
-    _first(items, what, 'bbox', lengths != 4, f'allowed: {allowed}')
+    _first(items, what, 'bbox', lengths != 4, allowed)
     # Flat, as nested lists convert about twice as slowly.
     return np.fromiter(chain.from_iterable(boxes), np.float64, count=4 * len(boxes)).reshape(-1, 4)
 
 
 def _check_box_values(arr: np.ndarray, entry: Callable[[int], str]) -> None:
-    """(N, 4) boxes with finite numbers and width and height >= 0, else an error naming
-    ``entry(k)`` of the first bad one."""
     for bad, reason in ((~np.isfinite(arr).all(axis=1), 'allowed: finite numbers'),
                         ((arr[:, 2:] < 0).any(axis=1), 'width and height must be >= 0')):
         bad = np.flatnonzero(bad)

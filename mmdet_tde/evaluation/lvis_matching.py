@@ -26,14 +26,11 @@ def match(gt, dets: dict, cat_ids, iou_type: str, max_dets: int):
         return merge_categories(_match_boundary(gt, dets, cat_ids, max_dets), len(cat_ids))
     from hotcoco import COCOeval
     coco_gt = gt.engine('hotcoco')
-    rows = np.empty((len(dets['score']), 7))
-    rows[:, 0], rows[:, 1:5], rows[:, 5], rows[:, 6] = (dets['image_id'], dets['bbox'],
-                                                        dets['score'], dets['category_id'])
+    rows = np.column_stack([dets['image_id'], dets['bbox'], dets['score'], dets['category_id']])
     res = coco_gt.load_res(rows, segmentation=dets['segmentation'])
     # The LVIS API takes a mask's area from its box where it has one, else from the mask.
     res.update_anns(ids=np.arange(1, len(rows) + 1), area=dets['area'])
-    coco_eval = COCOeval(coco_gt, res.cap_detections_per_image(None), iou_type,
-                         lvis_style=True)
+    coco_eval = COCOeval(coco_gt, res.cap_detections_per_image(None), iou_type, lvis_style=True)
     coco_eval.params.cat_ids = list(cat_ids)
     coco_eval.params.max_dets = [max(max_dets, 1)]
     coco_eval.evaluate()
@@ -65,7 +62,7 @@ def _match_boundary(gt, dets: dict, cat_ids, max_dets: int):
                            annotations=_as_dicts(dets, np.flatnonzero(keep)))
         res.createIndex()
         coco_eval = COCOeval_faster(coco_gt, res, 'boundary', lvis_style=True,
-                                    print_function=_quiet,
+                                    print_function=lambda *args, **kwargs: None,  # quiet
                                     boundary_dilation_ratio=BOUNDARY_DILATION_RATIO)
         coco_eval.params.catIds = chunk_cats
         coco_eval.params.imgIds = chunk_imgs
@@ -104,7 +101,3 @@ def _category_chunks(gt, cat_ids):
         imgs |= extra
     if chunk:
         yield chunk, sorted(imgs)
-
-
-def _quiet(*args, **kwargs) -> None:
-    """Silence faster-coco-eval's per-step prints."""

@@ -42,9 +42,8 @@ def summary_table(result: LVISEvalResult) -> str:
 def frequency_table(result: LVISEvalResult) -> str:
     columns = _metric_columns(result.per_frequency, result.metric_names)
     rows = [['group', 'categories', 'with GT'] + list(columns)]
-    for row in result.per_frequency:
-        rows.append([FREQUENCY_NAMES[row['frequency']], row['num_categories'],
-                     row['num_evaluated']] + [format_metric(row[m]) for m in columns])
+    rows += [[FREQUENCY_NAMES[row['frequency']], row['num_categories'], row['num_evaluated']]
+             + [format_metric(row[m]) for m in columns] for row in result.per_frequency]
     return AsciiTable(rows, title=f'LVIS {result.name} per frequency group').table
 
 
@@ -52,9 +51,8 @@ def category_table(result: LVISEvalResult) -> str:
     # AP, AP50, AP75 and the recall, under the result's names.
     columns = [result.metric_names[i] for i in (0, 1, 2, -1)]
     rows = [['id', 'category', 'freq', 'GT', 'dets'] + columns]
-    for row in result.per_category:
-        rows.append([row['category_id'], row['name'], row['frequency'], row['num_gt'],
-                     row['num_dets']] + [format_metric(row[m]) for m in columns])
+    rows += [[row[k] for k in ('category_id', 'name', 'frequency', 'num_gt', 'num_dets')]
+             + [format_metric(row[m]) for m in columns] for row in result.per_category]
     return AsciiTable(rows, title=f'LVIS {result.name} per category').table
 
 
@@ -63,9 +61,8 @@ def error_tables(result: LVISEvalResult) -> str:
     errors by the ground truth's group and the detection's."""
     errors = result.errors
     rows = [['group', 'with GT', 'AP50'] + ERROR_HEADER]
-    for row in errors['per_frequency']:
-        rows.append([FREQUENCY_NAMES.get(row['frequency'], row['frequency']),
-                     row['num_evaluated'], format_metric(row['AP50'])] + error_cells(row))
+    rows += [[FREQUENCY_NAMES.get(row['frequency'], row['frequency']), row['num_evaluated'],
+              format_metric(row['AP50'])] + error_cells(row) for row in errors['per_frequency']]
     title = (f"LVIS {result.name} errors per frequency group (TIDE, IoU {errors['pos_thr']}, "
              f"background below {errors['bg_thr']})")
     confusion = [['ground truth / detected as'] + [FREQUENCY_NAMES[f] for f in FREQUENCIES]]
@@ -76,13 +73,10 @@ def error_tables(result: LVISEvalResult) -> str:
 
 
 def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
-    """Write ``{prefix}.{name}_report.json``, the per-category / per-frequency CSVs and
-    ``{prefix}.{name}_per_category.png`` (see :func:`plot_per_category`).
-
-    ``name`` is the IoU type, plus ``_fixed`` for Fixed AP. Undefined numbers (no ground
-    truth) are -1, as in the LVIS API. The JSON holds ``errors`` too when the result has them
-    (:mod:`.lvis_tide`). Returns the paths (the PNG's only when written).
-    """
+    """Write ``{prefix}.{name}_report.json`` (with TIDE's ``errors`` where the result has them),
+    the per-category / per-frequency CSVs and ``{prefix}.{name}_per_category.png`` (see
+    :func:`plot_per_category`). Undefined numbers (no ground truth) are -1, as in the LVIS
+    API. Returns the paths (the PNG's only when written)."""
     os.makedirs(osp.dirname(osp.abspath(prefix)), exist_ok=True)
     base = f'{prefix}.{result.name}'
     paths = dict(json=f'{base}_report.json', per_category_csv=f'{base}_per_category.csv',
@@ -101,15 +95,6 @@ def save_report(result: LVISEvalResult, prefix: str) -> Dict[str, str]:
     if plot_per_category(result, png) is not None:
         paths['per_category_png'] = png
     return paths
-
-
-def training_count_field(rows: Sequence[dict]) -> Optional[str]:
-    """``'instance_count'`` if every row has one, else ``'image_count'`` if every row has one,
-    else None: one count for all categories, so that they can be compared."""
-    for key in _COUNT_LABELS:
-        if rows and all(row.get(key) is not None for row in rows):
-            return key
-    return None
 
 
 def plot_per_category(result: LVISEvalResult, path: str) -> Optional[Dict[str, np.ndarray]]:
@@ -159,10 +144,9 @@ def largest_moves(rows: Sequence[dict], num: int = 10) -> Dict[str, List[dict]]:
 
 
 def save_ap_change(rows: Sequence[dict], prefix: str, title: str) -> Dict[str, str]:
-    """Write :func:`category_ap_change` rows to ``{prefix}.csv`` and plot the change against the
-    training count (log scale, coloured by r / c / f) to ``{prefix}.png``, leaving out the
-    categories without a change or a training count >= 1. Returns the paths written (no PNG,
-    with a warning in the log, where the categories carry no training counts)."""
+    """Write :func:`category_ap_change` rows to ``{prefix}.csv`` and plot their change against
+    the training count to ``{prefix}.png`` (see :func:`_scatter_by_frequency`). Returns the
+    paths written (no PNG where the categories carry no training counts)."""
     paths = dict(csv=f'{prefix}.csv', png=f'{prefix}.png')
     _write_csv(paths['csv'], rows, _CHANGE_COLUMNS)
     with_change = [r for r in rows if r['change'] is not None]
@@ -179,7 +163,9 @@ def _scatter_by_frequency(rows, with_value, y_key: str, path: str, title: str, n
     rows left out: the others of ``rows`` (``no_value`` says why) and any with a count below 1
     (a log axis has no 0). Without training counts nothing is drawn (None, and a warning).
     A bare Figure renders with Agg without switching pyplot's backend."""
-    field = training_count_field(rows)
+    # One count for all categories, so that they compare: instances if all have them, else images.
+    field = next((key for key in _COUNT_LABELS
+                  if rows and all(row.get(key) is not None for row in rows)), None)
     if field is None:
         print_log(f'{title}: no plot, the categories have neither instance_count nor '
                   'image_count', logger='current', level=logging.WARNING)

@@ -12,18 +12,20 @@ averages are per group (a group's ΔAP is the mean of its categories'). The type
 docs/evaluation.md, "Errors per frequency group (TIDE)". Where LVIS's rules are COCO's, the
 counts, AP50 and the ΔAP of Both, Dupe, Bkg and Miss equal hotcoco's.
 """
+from functools import partial
 from typing import Dict
 
 import numpy as np
 
-from .lvis_input_checks import FREQUENCIES
+from .lvis_input_checks import FREQUENCIES, check_iou_type
 
 ERROR_TYPES = ('Cls', 'Loc', 'Both', 'Dupe', 'Bkg', 'Miss')
 _FP_TYPES = ERROR_TYPES[:5]
-# Detection kinds besides the indices of _FP_TYPES.
-_TP, _IGNORED = len(_FP_TYPES), len(_FP_TYPES) + 1
+# Detection kinds: the indices of _FP_TYPES, then true positives and ignored detections.
+_CLS, _LOC, _BOTH, _DUPE, _BKG, _TP, _IGNORED = range(len(_FP_TYPES) + 2)
 _REC_THRS = np.linspace(0.0, 1.00, 101)
 TIDE_IOU_TYPES = ('bbox', 'segm')
+check_tide_iou_type = partial(check_iou_type, allowed=TIDE_IOU_TYPES, what='TIDE errors: iou_type')
 
 
 def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
@@ -36,9 +38,7 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
     ground truth), ``AP50``, a count per error type and ``dAP_{type}``) and ``cls_confusion``
     (Cls errors counted by the ground truth's group and the detection's group).
     """
-    if iou_type not in TIDE_IOU_TYPES:
-        raise ValueError(f"TIDE errors: iou_type is {iou_type!r}; allowed: "
-                         f"{', '.join(TIDE_IOU_TYPES)}")
+    check_tide_iou_type(iou_type)
     if not 0 < bg_thr <= pos_thr < 1:
         raise ValueError(f'TIDE errors need 0 < bg_thr <= pos_thr < 1, got bg_thr={bg_thr}, '
                          f'pos_thr={pos_thr}')
@@ -78,7 +78,7 @@ def tide_by_frequency(gt, dets: dict, iou_type: str, pos_thr: float = 0.5,
         row.update((f'dAP_{name}', float(np.mean(fixed[name][evaluated] - base[evaluated]))
                     if evaluated.any() else None) for name in ERROR_TYPES)
         rows.append(row)
-    is_cls = kind == _FP_TYPES.index('Cls')
+    is_cls = kind == _CLS
     confusion = [
         dict(gt_frequency=g, **{p: int(np.sum((freq[gt_cat[target[is_cls]]] == g)
                                               & (freq[det_cat[is_cls]] == p)))
@@ -119,16 +119,14 @@ def _classify(gt, dets, det_cat, gt_cat, iou_type, pos_thr, bg_thr):
         s_iou = np.where(same, ious, -1.0)
         o_iou = np.where(same, -1.0, ious)
         s_max, o_max = s_iou.max(1, initial=0.0), o_iou.max(1, initial=0.0)
-        loc = fp & (s_max >= bg_thr) & (s_max < pos_thr)
-        cls = fp & ~loc & (o_max >= pos_thr)
-        dupe = fp & ~loc & ~cls & (s_max >= pos_thr)
-        bkg = fp & ~loc & ~cls & ~dupe & (ious.max(1, initial=0.0) < bg_thr)
-        both = fp & ~loc & ~cls & ~dupe & ~bkg
-        for name, flags in (('Loc', loc), ('Cls', cls), ('Dupe', dupe), ('Bkg', bkg),
-                            ('Both', both)):
-            kind[d[flags]] = _FP_TYPES.index(name)
+        # A false positive's type is the first that applies, in TIDE's order; else Both.
+        fp_kind = np.where(fp, np.select(
+            [(s_max >= bg_thr) & (s_max < pos_thr), o_max >= pos_thr, s_max >= pos_thr,
+             ious.max(1, initial=0.0) < bg_thr], [_LOC, _CLS, _DUPE, _BKG], _BOTH), -1)
+        kind[d[fp]] = fp_kind[fp]
         if g.size:
-            aim = np.where(loc, s_iou.argmax(1), np.where(cls, o_iou.argmax(1), -1))
+            aim = np.where(fp_kind == _LOC, s_iou.argmax(1),
+                           np.where(fp_kind == _CLS, o_iou.argmax(1), -1))
             target[d[aim >= 0]] = g[aim[aim >= 0]]
     return kind, target, gt_matched
 

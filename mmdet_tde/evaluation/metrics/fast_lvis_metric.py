@@ -26,11 +26,11 @@ class FastLVISMetric(LVISMetric):
 
     A drop-in for mmdet's ``LVISMetric`` (same arguments, same ``lvis/bbox_AP``-style keys plus
     ``lvis/{bbox,segm}_AR@300``) for ``metric`` ``'bbox'`` and ``'segm'``, plus Boundary AP
-    (``'boundary'``) and, with ``ap_fixed``, Fixed AP (see :mod:`.fast_lvis`). Matching runs in
-    hotcoco's Rust code with LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`);
-    predictions are evaluated in memory instead of through a temporary JSON file. Values are
-    not rounded. Class names and order (``dataset_meta['classes']``) must be the annotation
-    file's categories, or the metric refuses the dataset.
+    (``'boundary'``) and, with ``ap_fixed``, Fixed AP. Matching runs in hotcoco's Rust code with
+    LVIS's rules (see :mod:`mmdet_tde.evaluation.fast_lvis`); predictions are evaluated in
+    memory, not through a temporary JSON file. Values are not rounded. Class names and order
+    (``dataset_meta['classes']``) must be the annotation file's categories, or the metric
+    refuses the dataset.
 
     Besides the metrics it logs a per-frequency table (and a per-category table when
     ``classwise``) and writes ``{prefix}.{metric}_report.json`` plus per-category and
@@ -79,9 +79,9 @@ class FastLVISMetric(LVISMetric):
                 'not_exhaustive_category_ids and category frequencies of the annotation file')
         metrics = metric if isinstance(metric, list) else [metric]
         # The parent loads annotations with the LVIS API; here load_lvis_annotations does.
-        # It knows no 'boundary', which needs the same mask results as 'segm'.
-        super().__init__(ann_file=None, metric=[m if m != 'boundary' else 'segm' for m in metrics],
-                         **kwargs)
+        # It knows no 'boundary', which needs the same mask results (files) as 'segm'.
+        self._result_types = [m if m != 'boundary' else 'segm' for m in metrics]
+        super().__init__(ann_file=None, metric=self._result_types, **kwargs)
         self.metrics = metrics
         for name in self.metrics:
             if name not in IOU_TYPES:
@@ -107,34 +107,26 @@ class FastLVISMetric(LVISMetric):
     def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
         """Refuse a dataset whose classes are not the annotation file's categories, in order.
 
-        The test and validation loops set this before the first image, so a model trained with
-        another class order stops there instead of silently scoring AP about 0.
+        Label ``i`` is evaluated as category ``cat_ids[i]`` (the annotation file's order, which
+        mmdet's LVIS datasets use for labels too). The test and validation loops set this
+        before the first image, so a model trained with another class order stops there
+        instead of silently scoring AP about 0.
         """
-        if dataset_meta is not None and dataset_meta.get('classes') is not None:
-            self._check_classes(dataset_meta['classes'])
+        classes = None if dataset_meta is None else dataset_meta.get('classes')
+        names = [self._lvis_api.cats[cat_id].get('name') for cat_id in self.cat_ids]
+        if classes is not None and list(classes) != names:
+            pos = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b),
+                       min(len(classes), len(names)))
+            ours = repr(classes[pos]) if pos < len(classes) else '(none)'
+            theirs = (f'{names[pos]!r} (category id {self.cat_ids[pos]})' if pos < len(names)
+                      else '(none)')
+            raise ValueError(
+                f"dataset classes do not match the categories of {self.ann_file}: label {pos} "
+                f"is {ours} in dataset_meta['classes'] but {theirs} in the annotation file "
+                f'({len(classes)} classes, {len(names)} categories). Labels are evaluated as '
+                "the annotation file's categories in its order (by id); a model trained with "
+                'another class order would be scored against the wrong categories.')
         self._dataset_meta = dataset_meta
-
-    def _check_classes(self, classes: Sequence[str]) -> None:
-        """Label ``i`` is evaluated as category ``cat_ids[i]``: its name must be ``classes[i]``.
-
-        ``cat_ids`` are in the annotation file's order, which mmdet's LVIS datasets use for
-        labels too; LVIS files list categories by id.
-        """
-        cat_ids = self.cat_ids
-        names = [self._lvis_api.cats[cat_id].get('name') for cat_id in cat_ids]
-        if list(classes) == names:
-            return
-        pos = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b),
-                   min(len(classes), len(names)))
-        ours = repr(classes[pos]) if pos < len(classes) else '(none)'
-        theirs = (f'{names[pos]!r} (category id {cat_ids[pos]})' if pos < len(names)
-                  else '(none)')
-        raise ValueError(
-            f"dataset classes do not match the categories of {self.ann_file}: label {pos} is "
-            f"{ours} in dataset_meta['classes'] but {theirs} in the annotation file "
-            f'({len(classes)} classes, {len(names)} categories). Labels are evaluated as the '
-            "annotation file's categories in its order (by id); a model trained with another "
-            'class order would be scored against the wrong categories.')
 
     def evaluate(self, size: int) -> dict:
         """Metrics of the whole dataset; in a distributed run every process evaluates.
@@ -176,7 +168,6 @@ class FastLVISMetric(LVISMetric):
         return self._evaluate_preds(preds, SingleProcess())
 
     def _save_results(self, preds: Sequence[dict]) -> None:
-        """The results JSON files, when ``outfile_prefix`` is set."""
         if self.outfile_prefix is None:
             return
         result_files = self.results2json(preds, self.outfile_prefix)
@@ -200,8 +191,7 @@ class FastLVISMetric(LVISMetric):
             if main:
                 logger.info(f'Evaluating {metric}...')
             lvis_results = self._to_columns(preds, metric)
-            evaluations = [partial(evaluate_lvis,
-                                   tide=self.tide and metric in TIDE_IOU_TYPES)]
+            evaluations = [partial(evaluate_lvis, tide=self.tide and metric in TIDE_IOU_TYPES)]
             if self.ap_fixed:
                 evaluations.append(evaluate_lvis_fixed)
                 short = count_categories_below(self._lvis_api, lvis_results, group=group)
@@ -215,15 +205,9 @@ class FastLVISMetric(LVISMetric):
                 if not main:
                     continue
                 self._log_and_save(lvis_eval, metric, report_prefix, logger, eval_results)
-                for name in items:
-                    if name in lvis_eval.summary:
-                        eval_results[f'{metric}_{name}'] = lvis_eval.summary[name]
+                eval_results.update((f'{metric}_{name}', lvis_eval.summary[name])
+                                    for name in items if name in lvis_eval.summary)
         return eval_results if main else None
-
-    @property
-    def _result_types(self) -> List[str]:
-        """The results files that ``self.metrics`` read (boundary AP reads the masks)."""
-        return [m if m != 'boundary' else 'segm' for m in self.metrics]
 
     def _log_and_save(self, lvis_eval, metric: str, report_prefix: Optional[str],
                       logger: MMLogger, eval_results: dict) -> None:
@@ -253,14 +237,12 @@ class FastLVISMetric(LVISMetric):
         scores = [np.asarray(pred.get('mask_scores', pred['scores']) if masks else pred['scores'],
                              dtype=np.float64).reshape(-1) for pred in preds]
         labels = [np.asarray(pred['labels'], dtype=np.int64).reshape(-1) for pred in preds]
-        columns = dict(
+        return dict(
             image_id=np.repeat(np.array([pred['img_id'] for pred in preds], dtype=np.int64),
                                [len(s) for s in scores]),
             category_id=cat_ids[np.concatenate(labels + [np.zeros(0, np.int64)])],
-            score=np.concatenate(scores + [np.zeros(0)]), bbox=boxes, segmentation=None)
-        if masks:
-            columns['segmentation'] = [m for pred in preds for m in pred['masks']]
-        return columns
+            score=np.concatenate(scores + [np.zeros(0)]), bbox=boxes,
+            segmentation=[m for pred in preds for m in pred['masks']] if masks else None)
 
     def _report_prefix(self, logger: MMLogger) -> Optional[str]:
         if not self.report:
@@ -275,9 +257,8 @@ class FastLVISMetric(LVISMetric):
 
 def _detection_offsets(preds: Sequence[tuple], group) -> List[int]:
     """Where each ``(position, pred)``'s detections start in the whole results list."""
-    counts = dict(pair for share in group.all_gather(
+    counts = sorted(pair for share in group.all_gather(
         [(pos, len(pred['scores'])) for pos, pred in preds]) for pair in share)
-    starts, total = {}, 0
-    for pos in sorted(counts):
-        starts[pos], total = total, total + counts[pos]
-    return [starts[pos] for pos, _ in preds]
+    starts = np.cumsum([0] + [num for _, num in counts]).tolist()
+    start_of = {pos: start for (pos, _), start in zip(counts, starts)}
+    return [start_of[pos] for pos, _ in preds]
