@@ -75,13 +75,14 @@ def _lvis_api_worker(group, ann_file, dets_file, iou_type):
     from lvis import LVIS, LVISEval, LVISResults
     with open(dets_file, 'rb') as f:
         dets = pickle.load(f)
+    held = _peak_gib()
     start = time.perf_counter()
     gt = LVIS(ann_file)
     loaded = time.perf_counter()
     lvis_eval = LVISEval(gt, LVISResults(gt, dets), iou_type)
     lvis_eval.run()
     done = time.perf_counter()
-    return (loaded - start, done - loaded, _peak_gib(),
+    return (loaded - start, done - loaded, _peak_gib(), held,
             {k: float(v) for k, v in lvis_eval.results.items()})
 
 
@@ -89,6 +90,7 @@ def _hotcoco_worker(group, ann_file, dets_file, iou_type):
     import hotcoco
     with open(dets_file, 'rb') as f:
         dets = pickle.load(f)
+    held = _peak_gib()
     start = time.perf_counter()
     gt = hotcoco.COCO(ann_file)
     loaded = time.perf_counter()
@@ -96,7 +98,7 @@ def _hotcoco_worker(group, ann_file, dets_file, iou_type):
     with contextlib.redirect_stdout(io.StringIO()):  # its summary table
         lvis_eval.run()
     done = time.perf_counter()
-    return loaded - start, done - loaded, _peak_gib(), lvis_eval.get_results()
+    return loaded - start, done - loaded, _peak_gib(), held, lvis_eval.get_results()
 
 
 def _tool_seconds(ann_file, results_file, iou_type) -> float:
@@ -114,6 +116,7 @@ def _tool_seconds(ann_file, results_file, iou_type) -> float:
 def _fast_worker(group, ann_file, shard_file, iou_type):
     with open(shard_file.format(rank=group.rank), 'rb') as f:
         share, order = pickle.load(f)
+    held = _peak_gib()
     start = time.perf_counter()
     gt = load_lvis_annotations(ann_file)
     loaded = time.perf_counter()
@@ -121,19 +124,20 @@ def _fast_worker(group, ann_file, shard_file, iou_type):
     begin = time.perf_counter()
     result = evaluate_lvis(gt, share, iou_type, group=group, order=order)
     done = time.perf_counter()
-    return (loaded - start, done - begin, _peak_gib(),
+    return (loaded - start, done - begin, _peak_gib(), held,
             None if result is None else result.summary)
 
 
 def _in_processes(worker, nproc, *args):
-    """Run ``worker`` in ``nproc`` fresh processes: rank 0's (load s, evaluate s, metrics)
-    and every process's peak memory."""
+    """Run ``worker`` in ``nproc`` fresh processes: rank 0's (load s, evaluate s, metrics),
+    every process's peak memory and the memory it held once its detections were loaded."""
     replies = run_in_processes(worker, nproc, *args)
     for error, _ in replies:
         if error is not None:
             raise error
-    load_s, eval_s, _, metrics = replies[0][1]
-    return load_s, eval_s, metrics, [value[2] for _, value in replies]
+    load_s, eval_s, _, _, metrics = replies[0][1]
+    return (load_s, eval_s, metrics, [value[2] for _, value in replies],
+            [value[3] for _, value in replies])
 
 
 def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
@@ -169,24 +173,24 @@ def bench(iou_type, num_images, dets_per_image, args, tmp_dir):
           flush=True)
     reference = None
     if not args.skip_lvis_api:
-        load_s, eval_s, reference, peaks = _in_processes(_lvis_api_worker, 1, ann_file,
-                                                         dets_file, iou_type)
-        row['lvis_api'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks)
+        load_s, eval_s, reference, peaks, held = _in_processes(_lvis_api_worker, 1, ann_file,
+                                                               dets_file, iou_type)
+        row['lvis_api'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks, input_gib=held)
         print(f'  LVIS API: load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
               f'peak {peaks[0]:.1f} GiB', flush=True)
-    load_s, eval_s, hotcoco_metrics, peaks = _in_processes(_hotcoco_worker, 1, ann_file,
-                                                           dets_file, iou_type)
-    row['hotcoco'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks)
+    load_s, eval_s, hotcoco_metrics, peaks, held = _in_processes(_hotcoco_worker, 1, ann_file,
+                                                                 dets_file, iou_type)
+    row['hotcoco'] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks, input_gib=held)
     print(f'  bare hotcoco: load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
           f'peak {peaks[0]:.1f} GiB', flush=True)
     for nproc, shard_file in shard_files.items():
-        load_s, eval_s, metrics, peaks = _in_processes(_fast_worker, nproc, ann_file,
-                                                       shard_file, iou_type)
+        load_s, eval_s, metrics, peaks, held = _in_processes(_fast_worker, nproc, ann_file,
+                                                             shard_file, iou_type)
         for rank in range(nproc):
             os.remove(shard_file.format(rank=rank))
         reference = reference or metrics
         diff = max(abs(metrics[k] - reference[k]) for k in METRIC_NAMES)
-        row['fast'][nproc] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks,
+        row['fast'][nproc] = dict(load=load_s, evaluate=eval_s, peak_gib=peaks, input_gib=held,
                                   max_abs_diff=diff, AP=metrics['AP'], APr=metrics['APr'])
         print(f'  fast, {nproc} process(es): load {load_s:.1f} s, evaluate {eval_s:.1f} s, '
               f"peak {' / '.join(f'{p:.1f}' for p in peaks)} GiB, "
@@ -229,7 +233,9 @@ def markdown(rows, args, command) -> str:
         'processes. *Evaluate* is from detections in memory to metrics (shared: each process '
         'starts with its share of the images); *load* reads the annotation file. *overhead* '
         'is our one-process evaluate time over bare hotcoco\'s. Every evaluation runs in '
-        'fresh processes, so peak memory is per process. *max abs diff* is over the ten '
+        'fresh processes, so peak memory is per process; *input* is what a process held once '
+        'its detections were loaded, before evaluating (part of its peak). *max abs diff* is '
+        'over the ten '
         f'summary metrics, against {reference}.'
         + (' *tool* is `tools/eval_lvis.py` on the JSON files, the whole command, and its '
            'speed-up is over the LVIS API\'s load + evaluate.' if tool else ''), '',
@@ -241,6 +247,7 @@ def markdown(rows, args, command) -> str:
         + '| speed-up vs LVIS API ' * (not args.skip_lvis_api)
         + '| tool (s) | tool speed-up vs LVIS API ' * tool
         + ''.join(f'| peak per process, {n} proc. (GiB) ' for n in args.nproc)
+        + '| input, 1 proc. (GiB) | bare hotcoco peak (GiB) '
         + '| max abs diff, fast / bare hotcoco |',
     ]
     num_cols = lines[-1].count('|') - 1
@@ -259,6 +266,7 @@ def markdown(rows, args, command) -> str:
         if tool:
             cells += [f"{r['tool']:.1f}", f"{(api['load'] + api['evaluate']) / r['tool']:.1f}x"]
         cells += [' / '.join(f'{p:.1f}' for p in fast[n]['peak_gib']) for n in args.nproc]
+        cells += [f"{fast[first]['input_gib'][0]:.1f}", f"{bare['peak_gib'][0]:.1f}"]
         cells.append(f"{max(f['max_abs_diff'] for f in fast.values()):.1e} / "
                      f"{bare['max_abs_diff']:.1e}")
         lines.append('| ' + ' | '.join(cells) + ' |')

@@ -89,22 +89,25 @@ def _top_per_group(groups: np.ndarray, scores: np.ndarray, max_dets: int) -> np.
     stay in input order: matching sorts them by score stably, so tied scores meet in the same
     relative order as in the LVIS API.
     """
-    counts = _counts(groups)
-    if counts.max(initial=0) <= max_dets:  # the usual case: nothing to cut, no lexsort
+    crowded = np.flatnonzero(_group_sizes(groups) > max_dets)  # usually few or none
+    if crowded.size == 0:
         return np.arange(len(groups))
-    counts = counts[counts > 0]
-    order = np.lexsort((-scores, groups))  # by group, then decreasing score; stable on ties
-    rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.sort(order[rank < max_dets])
+    # By group, then decreasing score; stable on ties.
+    order = crowded[np.lexsort((-scores[crowded], groups[crowded]))]
+    starts = np.flatnonzero(np.diff(groups[order], prepend=groups[order[0]] - 1))
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(starts, append=len(order)))
+    keep = np.ones(len(groups), dtype=bool)
+    keep[order[rank >= max_dets]] = False
+    return np.flatnonzero(keep)
 
 
-def _counts(ids: np.ndarray) -> np.ndarray:
-    """How often each value of ``ids`` occurs, in increasing order of value; zeros may be
-    among them. A bincount where the ids span little more than their number (image and
-    category ids do), else a sort."""
+def _group_sizes(ids: np.ndarray) -> np.ndarray:
+    """For each entry of ``ids``, how often its value occurs. A bincount where the ids span
+    little more than their number (image and category ids do), else a sort."""
     if ids.size and ids.max() - ids.min() <= 4 * ids.size:
-        return np.bincount(ids - ids.min())
-    return np.unique(ids, return_counts=True)[1]
+        return np.bincount(ids - ids.min())[ids - ids.min()]
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    return counts[inverse]
 
 
 def evaluate_lvis(gt: LVISGroundTruth,
@@ -211,7 +214,7 @@ def _evaluate(gt: LVISGroundTruth, results: Union[Sequence[dict], dict], iou_typ
     own = np.flatnonzero(owner == group.rank)
     # The engines cap detections per image again: without a per-image limit, cap at the
     # most any image has, which keeps all.
-    cap = max_dets if max_dets >= 0 else int(_counts(dets['image_id']).max(initial=1))
+    cap = max_dets if max_dets >= 0 else int(_group_sizes(dets['image_id']).max(initial=1))
     precision, recall = match(gt, dets, cat_ids[own].tolist(), iou_type, cap)
     num_dets = np.bincount(np.searchsorted(cat_ids, dets['category_id']), minlength=len(cat_ids))
     if group.world_size > 1:  # each process holds the detections of its own categories

@@ -8,8 +8,8 @@ per-item work runs in C (``map``, ``set``, ``str.join``, numpy), and Python loop
 find the first bad entry once a check has failed. :func:`check_results` returns the results as
 the columns evaluation reads, so that they are converted once.
 """
-from itertools import chain, repeat
-from operator import eq, itemgetter
+from itertools import chain, repeat, starmap
+from operator import eq, is_, itemgetter, mul
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
@@ -27,6 +27,8 @@ _RLE_CHARS_PER_BATCH = 1 << 18
 _RLE_MAX_CHARS_PER_RUN = 12
 # Run lengths are clipped to this before summing, so that sums of garbage cannot overflow.
 _MAX_PIXELS = 1 << 36
+# A compressed RLE character's value as a run's last character (bits 0x1f, 0x10 the sign).
+_LAST_CHARACTER_VALUE = np.array([c - 32 * (c >= 16) for c in range(32)] + [0] * 32, np.int64)
 # Polygon coordinates may lie this many image sizes outside the image (rasterising cost grows
 # with the extent; coordinates further out are garbage, not a mask).
 _POLYGON_MARGIN = 1.0
@@ -106,10 +108,8 @@ def check_results(results: Sequence[dict], gt, iou_type: str) -> dict:
     _check_dicts(results, 'results', 'a dict')
     # Mask results may carry boxes; then both LVIS and COCO APIs take areas from them.
     has_boxes = not masks or bool(results) and 'bbox' in results[0]
-    for key in ('image_id', 'category_id', 'score') + ('segmentation', ) * masks + (
-            'bbox', ) * has_boxes:
-        if not all(map(dict.__contains__, results, repeat(key))):
-            _first(results, 'results', key, [key not in r for r in results])
+    if masks and not all(map(dict.__contains__, results, repeat('segmentation'))):
+        _first(results, 'results', 'segmentation', ['segmentation' not in r for r in results])
     if not has_boxes and any(map(dict.__contains__, results, repeat('bbox'))):
         idx = next(i for i, r in enumerate(results) if 'bbox' in r)
         raise ValueError(f"results[{idx}] has a 'bbox' field but results[0] has none; give "
@@ -312,9 +312,9 @@ def _check_segmentations(segms: list, img_ids: list, sizes: dict, entry: Callabl
 
 
 def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
-    sizes = [rle.get('size', _MISSING) for rle in rles]
-    counts = [rle.get('counts', _MISSING) for rle in rles]
-    if id(_MISSING) in set(map(id, chain(sizes, counts))):
+    sizes = list(map(dict.get, rles, repeat('size'), repeat(_MISSING)))
+    counts = list(map(dict.get, rles, repeat('counts'), repeat(_MISSING)))
+    if any(map(is_, chain(sizes, counts), repeat(_MISSING))):
         idx = next(k for k, (s, c) in enumerate(zip(sizes, counts))
                    if s is _MISSING or c is _MISSING)
         raise ValueError(f"{entry(idx)}: field 'segmentation' is an RLE without 'counts' and "
@@ -356,7 +356,7 @@ def _check_rles(rles: list, hws: list, img_ids: list, entry) -> None:
                              f'{value!r} in its counts; allowed: integers >= 0')
         # Python ints cannot overflow; garbage is clipped before it reaches int64.
         sums[lists] = [min(sum(r), _MAX_PIXELS) for r in runs]
-    bad = np.flatnonzero(sums != np.array([h * w for h, w in hws], dtype=np.int64))
+    bad = np.flatnonzero(sums != np.fromiter(starmap(mul, hws), np.int64, count=len(hws)))
     if bad.size:
         (h, w), idx = hws[bad[0]], int(bad[0])
         raise ValueError(f"{entry(idx)}: field 'segmentation' has RLE counts that add up to "
@@ -393,7 +393,8 @@ def _compressed_sums(texts: List[str]):
 def _decode_batch(texts, lengths, sums):
     """:func:`_compressed_sums` for one batch; fills ``sums`` in place.
 
-    Character-level work stays in uint8; only run-level arrays are int64.
+    Character-level work stays in uint8; a run-level pass costs as much as a character-level
+    one (most runs are one character), so there are few of them.
     """
     text = ''.join(texts)
     if not text.isascii():
@@ -401,52 +402,47 @@ def _decode_batch(texts, lengths, sums):
         return bad, _BAD_CHARACTERS
     chars = np.frombuffer(text.encode('ascii'), np.uint8) - np.uint8(48)  # wraps below '0'
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    bad = np.flatnonzero(chars > 63)
-    if bad.size:
-        return int(np.searchsorted(offsets, bad[0], 'right') - 1), _BAD_CHARACTERS
-    end_pos = np.flatnonzero((chars & 0x20) == 0)
-    # Runs per string: ends up to its last character minus ends before its first one.
-    ends_before = np.searchsorted(end_pos, offsets)
-    runs_per_text = np.diff(ends_before)
-    nonempty = lengths > 0
-    truncated = np.flatnonzero(nonempty & ((chars[np.maximum(offsets[1:] - 1, 0)] & 0x20) != 0))
+    if chars.max(initial=0) > 63:
+        return int(np.searchsorted(offsets, np.argmax(chars > 63), 'right') - 1), _BAD_CHARACTERS
+    end_pos = np.flatnonzero(chars < 32)  # bit 0x20 clear: the last character of a run
+    ends_before = np.searchsorted(end_pos, offsets)  # each string's first run
+    nonempty = np.flatnonzero(lengths)
+    truncated = nonempty[chars[offsets[1:][nonempty] - 1] > 31]
     if truncated.size:
         return int(truncated[0]), 'it ends in the middle of a run'
-    run_start = np.concatenate([[0], end_pos[:-1] + 1])
-    run_len = end_pos - run_start + 1
-    if run_len.size and run_len.max() > _RLE_MAX_CHARS_PER_RUN:
+    run_len = np.diff(end_pos, prepend=-1)
+    if run_len.max(initial=0) > _RLE_MAX_CHARS_PER_RUN:
         bad_run = np.argmax(run_len > _RLE_MAX_CHARS_PER_RUN)
         return int(np.searchsorted(ends_before, bad_run, 'right') - 1), \
             'a run is longer than any mask'
-    values = (chars[run_start] & 0x1f).astype(np.int64)
-    for k in range(1, int(run_len.max()) if run_len.size else 0):
-        longer = np.flatnonzero(run_len > k)
-        values[longer] |= (chars[run_start[longer] + k] & 0x1f).astype(np.int64) << (5 * k)
-    negative = np.flatnonzero(chars[end_pos] & 0x10)
-    values[negative] -= np.left_shift(1, 5 * run_len[negative])
-    # Runs from the fourth on add the run two before: the counts are cumulative sums per
-    # string of the odd runs and of the even runs from the third on. Wrap-around in int64
-    # cancels out in the differences, so garbage cannot overflow them; counts are clipped
-    # before summing (any that large fails the check anyway).
-    first_run, has_runs = ends_before[:-1], runs_per_text > 0
-    # Odd runs: an odd distance from their string's first run.
-    odd = ((np.arange(len(values)) ^ np.repeat(first_run, runs_per_text)) & 1).astype(bool)
-    even = ~odd
-    even[first_run[has_runs]] = False
-    first = values[first_run[has_runs]]
-    bad = [np.flatnonzero(has_runs)[np.argmax(first < 0)]] if (first < 0).any() else []
+    # A run's last character gives its top 5 bits and its sign (a table look-up); the
+    # characters before it, in runs of several, the lower bits.
+    values = _LAST_CHARACTER_VALUE[chars[end_pos]]
+    multi = np.flatnonzero(run_len > 1)
+    if multi.size:
+        values[multi] <<= 5 * (run_len[multi] - 1)
+        starts = end_pos[multi] - run_len[multi] + 1
+        for k in range(int(run_len[multi].max()) - 1):
+            more = np.flatnonzero(run_len[multi] > k + 1)
+            values[multi[more]] += (chars[starts[more] + k] & 0x1f).astype(np.int64) << (5 * k)
+    # After a string's first count, the counts are cumulative sums along two chains, the
+    # runs of either parity in the batch (each string a stretch of each; its first run, set
+    # to 0, heads one). Wrap-around in int64 cancels out in the differences; counts are
+    # clipped before summing (any that large fails the check anyway).
+    has_runs = np.flatnonzero(np.diff(ends_before))
+    first = values[ends_before[has_runs]]
+    bad = [has_runs[np.argmax(first < 0)]] if (first < 0).any() else []
     sums[has_runs] = np.minimum(first, _MAX_PIXELS)
-    for in_chain, per_text in ((odd, runs_per_text // 2),
-                               (even, np.maximum(runs_per_text - 1, 0) // 2)):
-        with np.errstate(over='ignore'):
-            total = np.cumsum(values[in_chain])
-            starts = np.cumsum(per_text) - per_text
-            counts = total - np.repeat(np.concatenate([[0], total])[starts], per_text)
-        negative = np.flatnonzero(counts < 0)
-        if negative.size:
-            bad.append(np.searchsorted(starts, negative[0], 'right') - 1)
-        clipped = np.concatenate([[0], np.cumsum(np.minimum(counts, _MAX_PIXELS))])
-        sums += clipped[starts + per_text] - clipped[starts]
+    values[ends_before[has_runs]] = 0
+    for parity in (0, 1):
+        bounds = (ends_before - parity + 1) // 2  # each string's stretch of the chain
+        total = np.zeros(len(values[parity::2]) + 1, np.int64)
+        np.cumsum(values[parity::2], out=total[1:])
+        counts = total[1:] - np.repeat(total[bounds[:-1]], np.diff(bounds))
+        if counts.min(initial=0) < 0:
+            bad.append(np.searchsorted(bounds, np.argmax(counts < 0), 'right') - 1)
+        np.cumsum(np.minimum(counts, _MAX_PIXELS, out=counts), out=total[1:])
+        sums += total[bounds[1:]] - total[bounds[:-1]]
     if bad:
         return int(min(bad)), 'it decodes to a negative run length'
     return None, None

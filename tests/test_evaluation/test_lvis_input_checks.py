@@ -344,6 +344,15 @@ def test_compressed_counts_decode_as_pycocotools():
     assert sums.tolist() == [m.size for m in masks] + [0]
 
 
+def test_batch_of_empty_counts_only(monkeypatch):
+    """A batch may hold only empty strings (0 pixels each), and a bad string after them is
+    still found."""
+    monkeypatch.setattr(lvis_input_checks, '_RLE_CHARS_PER_BATCH', 1)
+    assert _compressed_sums(['', ''])[0].tolist() == [0, 0]
+    sums, bad, reason = _compressed_sums(['', '', '1', 'P'])
+    assert sums[:3].tolist() == [0, 0, 1] and bad == 3 and 'middle of a run' in reason
+
+
 def test_compressed_counts_across_batches(monkeypatch):
     """Strings are decoded in batches of characters; sums and the index of a bad string do
     not depend on where the batches end."""
