@@ -259,7 +259,8 @@ def parse_args():
                         choices=TABLE_TRAININGS, help='which trainings to run (default: all)')
     parser.add_argument('--curve', action='store_true',
                         help=f'the learning curve: {", ".join(CURVE_TRAININGS)} at '
-                        f'{CURVE_EPOCHS} epochs, seed 0')
+                        f'{CURVE_EPOCHS} epochs, seed 0; the speed controls at the longest, '
+                        'at every --seeds')
     parser.add_argument('--epochs', type=int, nargs='+',
                         help='curve lengths (default: CURVE_EPOCHS), or the comparison\'s '
                         '(default: EPOCHS)')
@@ -513,6 +514,8 @@ def train_and_evaluate(training, epochs, seed, args):
         print(f'[longtail] {name}: finished earlier ({run_path})', flush=True)
         return
     work_dir = osp.abspath(osp.join(args.work_dir, name))
+    # A training that picks up checkpoints of an earlier one is only partly timed here.
+    resumed = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     start = time.time()
     if len(cfgs) == 1:
         (config, checkpoint), phase1_checkpoint = train(cfgs[0], work_dir, args), None
@@ -527,7 +530,7 @@ def train_and_evaluate(training, epochs, seed, args):
                       iters=cfgs[0].train_cfg.max_iters,
                       config=configs[0] if len(configs) == 1 else configs,
                       config_digest=digest, commit=git_commit(), nproc=args.nproc,
-                      train_seconds=round(train_s), results={})
+                      train_seconds=None if resumed else round(train_s), results={})
     missing = {row: how for row, how in rows.items() if row not in record['results']}
     start = time.time()
     record['results'].update(evaluate(missing, config, checkpoint, work_dir, args,
@@ -689,7 +692,8 @@ def write_curve(args):
             curve.setdefault(training, {})[length] = metrics['segm_AP']
             cells = [f'{100 * metrics[k]:.1f}' for k in METRICS]
             lines.append(f'| {ROW_LABELS[training]} | {length} | {length * ITERS_PER_EPOCH} | '
-                         f'{seconds[(training, length)]} | ' + ' | '.join(cells) + ' |')
+                         f'{_seconds(seconds[(training, length)])} | ' + ' | '.join(cells)
+                         + ' |')
     chosen = converged_epochs(curve) if set(curve) == set(CURVE_TRAININGS) else None
     choice = (f'Shortest length at which both are within {100 * CONVERGED_WITHIN:.0f} mask AP of '
               f'their longest: **{chosen} epochs ({chosen * ITERS_PER_EPOCH} iterations)**.'
@@ -735,32 +739,47 @@ def speed_control(args, control, length):
         return None
     (metrics, seconds), (shipped, shipped_seconds) = runs
     cells = [f'{100 * metrics[k]:.1f}' for k in METRICS]
-    line = (f'| {ROW_LABELS[control]} | {length} | {length * ITERS_PER_EPOCH} | {seconds} | '
-            + ' | '.join(cells) + ' |')
-    text = (f'At {length} epochs the shipped {ROW_LABELS[shipped_name]} trains in '
-            f'{shipped_seconds / seconds:.2f}x the time of the first version\'s settings '
-            f'({shipped_seconds} s against {seconds} s, timed in the run, so on a shared machine '
-            'only roughly; the profile\'s side-by-side ratio: '
+    line = (f'| {ROW_LABELS[control]} | {length} | {length * ITERS_PER_EPOCH} | '
+            f'{_seconds(seconds)} | ' + ' | '.join(cells) + ' |')
+    timing = (f'trains in {shipped_seconds / seconds:.2f}x the time of the first version\'s '
+              f'settings ({shipped_seconds} s against {seconds} s, timed in the run, so on a '
+              'shared machine only roughly' if None not in (seconds, shipped_seconds) else
+              'was not timed against the first version\'s settings (a training resumed from '
+              'checkpoints')
+    text = (f'At {length} epochs the shipped {ROW_LABELS[shipped_name]} {timing}; the '
+            'profile\'s side-by-side ratio: '
             '[minilvis_train_profile.md](minilvis_train_profile.md)), at mask AP '
             f'{100 * shipped["segm_AP"]:.1f} against {100 * metrics["segm_AP"]:.1f} and box AP '
             f'{100 * shipped["bbox_AP"]:.1f} against {100 * metrics["bbox_AP"]:.1f}.')
     return line, text
 
 
+def _seconds(seconds) -> str:
+    return '-' if seconds is None else str(seconds)
+
+
 def speed_up_gains(args, length):
-    """RFS's gain over the baseline under the shipped settings and under the first version's
-    (seed 0): whether the cheaper settings change what the comparison measures."""
-    runs = {t: seed0_run(args, t, length) for t in ('baseline', 'rfs', *SPEED_CONTROLS)}
-    if None in runs.values():
+    """RFS's gain over the baseline under the shipped settings and under the first version's,
+    per seed where all four trainings have finished: whether the cheaper settings change what
+    the comparison measures."""
+    trainings = ('baseline', 'rfs', *SPEED_CONTROLS)
+    table, _, _ = load_runs(args.runs_dir, trainings, [length], args.seeds)
+    seeds = [seed for seed in args.seeds
+             if all(seed in table.get((t, length), {}) for t in trainings)]
+    if not seeds:
         return None
 
     def gain(rfs, baseline):
-        return ', '.join(f'{name} {100 * (runs[rfs][0][key] - runs[baseline][0][key]):+.1f}'
-                         for name, key in (('mask AP', 'segm_AP'), ('mask APr', 'segm_APr'),
-                                           ('box AP', 'bbox_AP')))
+        parts = []
+        for name, key in (('mask AP', 'segm_AP'), ('mask APr', 'segm_APr'), ('box AP', 'bbox_AP')):
+            diffs = [table[(rfs, length)][seed][key] - table[(baseline, length)][seed][key]
+                     for seed in seeds]
+            parts.append(f'{name} ' + ' / '.join(f'{100 * d:+.1f}' for d in diffs))
+        return ', '.join(parts)
 
-    return (f"RFS's gain over the baseline: {gain('rfs', 'baseline')} with the shipped settings, "
-            f"{gain('rfs_before', 'baseline_before')} with the first version's.")
+    return (f"RFS's gain over the baseline at {length} epochs, seed "
+            f"{' / '.join(map(str, seeds))}: with the shipped settings {gain('rfs', 'baseline')}; "
+            f"with the first version's {gain('rfs_before', 'baseline_before')}.")
 
 
 def plot_curve(table, lengths, path):
@@ -847,8 +866,10 @@ def main():
                 for training in CURVE_TRAININGS:
                     train_and_evaluate(training, length, 0, args)
                     write_curve(args)
-            for control in SPEED_CONTROLS:
-                train_and_evaluate(control, max(lengths), 0, args)
+            for seed in args.seeds:  # the controls and what they control, at every seed
+                for training in (*SPEED_CONTROLS, *SPEED_CONTROLS.values()):
+                    train_and_evaluate(training, max(lengths), seed, args)
+                    write_curve(args)
         write_curve(args)
         return
     epochs = (args.epochs or [EPOCHS])[0]

@@ -67,7 +67,13 @@ def parse_args():
 
 
 def _peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """This process's own peak resident memory (VmHWM). Not ``ru_maxrss``: Linux keeps that
+    across the fork and exec that start a worker, so every worker would report at least its
+    parent's memory at the start."""
+    if not os.path.isfile('/proc/self/status'):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmHWM:')) / 2**20
 
 
 def _lvis_api_worker(group, ann_file, dets_file, iou_type):

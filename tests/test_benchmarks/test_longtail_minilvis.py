@@ -129,7 +129,7 @@ def test_curve_reports_the_speed_controls_against_the_shipped_trainings(longtail
     names = ('baseline', 'rfs', 'baseline_before', 'rfs_before')
     metrics = {t: random_metrics(longtail, rng) for t in names}
     seconds = dict(baseline=600, rfs=660, baseline_before=1500, rfs_before=1650)
-    args = argparse.Namespace(runs_dir=str(runs_dir))
+    args = argparse.Namespace(runs_dir=str(runs_dir), seeds=[0, 1])
     for name in names[:3]:
         write_run(longtail, runs_dir, name, 16, 0, {name: metrics[name]},
                   train_seconds=seconds[name])
@@ -145,9 +145,24 @@ def test_curve_reports_the_speed_controls_against_the_shipped_trainings(longtail
         shipped, before = (100 * metrics[t]['segm_AP'] for t in (shipped_name, control))
         assert f'mask AP {shipped:.1f} against {before:.1f}' in text
     gains = longtail.speed_up_gains(args, 16)
+    assert 'epochs, seed 0:' in gains  # seed 1 has not run
     for rfs, baseline in (('rfs', 'baseline'), ('rfs_before', 'baseline_before')):
         gain = 100 * (metrics[rfs]['segm_APr'] - metrics[baseline]['segm_APr'])
-        assert f'mask APr {gain:+.1f}' in gains
+        assert f'mask APr {gain:+.1f},' in gains
+    seed1 = {t: random_metrics(longtail, rng) for t in names}
+    for name in names:
+        write_run(longtail, runs_dir, name, 16, 1, {name: seed1[name]})
+    gains = longtail.speed_up_gains(args, 16)
+    for rfs, baseline in (('rfs', 'baseline'), ('rfs_before', 'baseline_before')):
+        gain0, gain1 = (100 * (m[rfs]['bbox_AP'] - m[baseline]['bbox_AP'])
+                        for m in (metrics, seed1))
+        assert f'box AP {gain0:+.1f} / {gain1:+.1f}' in gains
+    # A training resumed from checkpoints is not timed: no time ratio is quoted for it.
+    write_run(longtail, runs_dir, 'rfs_before', 16, 0, {'rfs_before': metrics['rfs_before']},
+              train_seconds=None)
+    line, text = longtail.speed_control(args, 'rfs_before', 16)
+    assert line.startswith(f"| {longtail.ROW_LABELS['rfs_before']} | 16 | 1824 | - |")
+    assert 'x the time' not in text and 'was not timed' in text
 
 
 def test_dual_phase_runs_phase1_on_the_schedule_and_phase2_on_its_own(longtail):
