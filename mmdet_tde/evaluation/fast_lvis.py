@@ -105,7 +105,8 @@ def _group_sizes(ids: np.ndarray) -> np.ndarray:
     """For each entry of ``ids``, how often its value occurs. A bincount where the ids span
     little more than their number (image and category ids do), else a sort."""
     if ids.size and ids.max() - ids.min() <= 4 * ids.size:
-        return np.bincount(ids - ids.min())[ids - ids.min()]
+        offsets = ids - ids.min()
+        return np.bincount(offsets)[offsets]
     _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
     return counts[inverse]
 

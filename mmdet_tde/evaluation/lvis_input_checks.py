@@ -419,12 +419,12 @@ def _decode_batch(texts, lengths, sums):
     # characters before it, in runs of several, the lower bits.
     values = _LAST_CHARACTER_VALUE[chars[end_pos]]
     multi = np.flatnonzero(run_len > 1)
-    if multi.size:
-        values[multi] <<= 5 * (run_len[multi] - 1)
-        starts = end_pos[multi] - run_len[multi] + 1
-        for k in range(int(run_len[multi].max()) - 1):
-            more = np.flatnonzero(run_len[multi] > k + 1)
-            values[multi[more]] += (chars[starts[more] + k] & 0x1f).astype(np.int64) << (5 * k)
+    multi_len = run_len[multi]
+    values[multi] <<= 5 * (multi_len - 1)
+    starts = end_pos[multi] - multi_len + 1
+    for k in range(int(multi_len.max(initial=1)) - 1):
+        more = np.flatnonzero(multi_len > k + 1)
+        values[multi[more]] += (chars[starts[more] + k] & 0x1f).astype(np.int64) << (5 * k)
     # After a string's first count, the counts are cumulative sums along two chains, the
     # runs of either parity in the batch (each string a stretch of each; its first run, set
     # to 0, heads one). Wrap-around in int64 cancels out in the differences; counts are
