@@ -17,7 +17,9 @@ and writes the learning curve; ``EPOCHS`` is the shortest length at which both a
 ``CONVERGED_WITHIN`` mask AP of their longest, set here from the curve's page. The curve
 also trains ``SPEED_CONTROLS`` at its longest length: the baseline and RFS with the first
 version's (wider, slower) settings, which the shipped ones must equal in AP at about half the
-time, and under which RFS's gain over the baseline must hold.
+time, and under which RFS's gain over the baseline must hold. ``--settings first_version`` trains
+every training that is not dual-phase with those settings, on its own page beside each row's gain
+over the baseline under both settings.
 
 Each finished training writes a small JSON under --runs-dir (metrics, seed, config digest,
 commit, times); the tables, the readings and the plot are rebuilt from all of them, so runs
@@ -28,6 +30,7 @@ checkpoint if the work dir still holds it.
     python benchmarks/longtail_minilvis.py --curve               # the learning curve first
     python benchmarks/longtail_minilvis.py --seeds 0 1 2         # train what is missing
     python benchmarks/longtail_minilvis.py --seeds 0 1 2 --rebuild  # pages from finished runs
+    python benchmarks/longtail_minilvis.py --settings first_version --seeds 0 1 2
 """
 import argparse
 import datetime
@@ -105,10 +108,6 @@ TRAININGS = {
                      rows=_with_logit_adjustment('baseline')),
     'rfs': dict(config='cascade_rfs_r18_minilvis.py', rows=_with_logit_adjustment('rfs')),
     'seesaw': dict(config='cascade_seesaw_r18_minilvis.py', rows={'seesaw': ('test',)}),
-    'baseline_before': dict(config='cascade_baseline_r18_minilvis.py', first_version=True,
-                            rows={'baseline_before': ('test',)}),
-    'rfs_before': dict(config='cascade_rfs_r18_minilvis.py', first_version=True,
-                       rows={'rfs_before': ('test',)}),
     'seesaw_rfs': dict(config='cascade_seesaw_rfs_r18_minilvis.py',
                        rows={'seesaw_rfs': ('test',)}),
     'deconfound': dict(config='cascade_tde_r18_minilvis.py',
@@ -183,8 +182,6 @@ TRAININGS = {
 }
 ROW_LABELS = {
     'baseline': 'linear baseline',
-    'baseline_before': 'linear baseline, the first version\'s settings (speed control)',
-    'rfs_before': 'RFS, the first version\'s settings (speed control)',
     'baseline_la': 'baseline + logit adjustment (tau 1, background exempted)',
     'baseline_la_plain': 'baseline + logit adjustment (tau 1, plain)',
     'rfs': 'repeat-factor sampling (RFS)',
@@ -234,10 +231,36 @@ ROW_LABELS = {
                                               f'graph term at temperature {GRAPH_TEMPERATURE}, '
                                               'unit features, ignored boxes as nodes',
 }
-TABLE_TRAININGS = [t for t in TRAININGS if t not in SPEED_CONTROLS]
+TABLE_TRAININGS = list(TRAININGS)
 # Paired tables: each row against the reference of the same training data or checkpoint.
 REFERENCES = ('baseline', 'rfs', 'deconfound', 'joint_then_phase2', 'dual_phase_no_graph',
               'dual_phase_distill')
+# The trainings that are not dual-phase again with the first version's (wider, slower) settings,
+# each '<training>_before' with its rows suffixed '_before': whether the cheaper configs change
+# what the comparison measures. The speed controls are two of them.
+FIRST_VERSION_OF = ('baseline', 'rfs', 'seesaw', 'seesaw_rfs', 'deconfound', 'deconfound_rfs')
+
+
+def _with_first_version_settings(training):
+    recipe = TRAININGS[training]
+    return dict(recipe, first_version=True,
+                rows={f'{row}_before': how for row, how in recipe['rows'].items()})
+
+
+FIRST_VERSION_TRAININGS = {f'{t}_before': _with_first_version_settings(t)
+                           for t in FIRST_VERSION_OF}
+TRAININGS.update(FIRST_VERSION_TRAININGS)
+ROW_LABELS.update((row, f"{ROW_LABELS[row[:-len('_before')]]}, the first version's settings")
+                  for recipe in FIRST_VERSION_TRAININGS.values() for row in recipe['rows'])
+FIRST_VERSION_REFERENCES = ('baseline_before', 'rfs_before', 'deconfound_before')
+# The two tables: each trains its own rows and writes its own page.
+TABLES = {
+    'shipped': dict(trainings=TABLE_TRAININGS, references=REFERENCES,
+                    out='docs/benchmarks/longtail_minilvis.md'),
+    'first_version': dict(trainings=list(FIRST_VERSION_TRAININGS),
+                          references=FIRST_VERSION_REFERENCES,
+                          out='docs/benchmarks/longtail_minilvis_first_version.md'),
+}
 # Where a reused training's memory and phase-II start go, and its mark in the run digest.
 TRAINED_ROWS = 'dual_phase_trained_rows'
 # The sections of a resolved config that decide a run's numbers (what the digest covers):
@@ -255,8 +278,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--trainings', nargs='+', default=TABLE_TRAININGS,
-                        choices=TABLE_TRAININGS, help='which trainings to run (default: all)')
+    parser.add_argument('--settings', choices=list(TABLES), default='shipped',
+                        help='which table: the shipped configs, or the trainings that are not '
+                        "dual-phase with the first version's settings")
+    parser.add_argument('--trainings', nargs='+', choices=list(TRAININGS),
+                        help="which of the table's trainings to run (default: all)")
     parser.add_argument('--curve', action='store_true',
                         help=f'the learning curve: {", ".join(CURVE_TRAININGS)} at '
                         f'{CURVE_EPOCHS} epochs, seed 0; the speed controls at the longest, '
@@ -270,11 +296,19 @@ def parse_args():
     parser.add_argument('--work-dir', default='work_dirs/longtail_minilvis_v2')
     parser.add_argument('--runs-dir', default='docs/benchmarks/runs/longtail_minilvis_v2',
                         help='one JSON per finished training (commit them)')
-    parser.add_argument('--out', default='docs/benchmarks/longtail_minilvis.md')
+    parser.add_argument('--out', help="the table's page (default: the table's own)")
     parser.add_argument('--curve-out', default='docs/benchmarks/longtail_schedule_minilvis.md')
     parser.add_argument('--rebuild', action='store_true',
                         help='only rebuild the pages from the finished runs')
-    return parser.parse_args()
+    args = parser.parse_args()
+    table = TABLES[args.settings]
+    args.out = args.out or table['out']
+    args.trainings = args.trainings or table['trainings']
+    outside = [t for t in args.trainings if t not in table['trainings']]
+    if outside:
+        parser.error(f'--trainings: {", ".join(outside)} not in the {args.settings!r} table '
+                     f'(--settings); its trainings: {", ".join(table["trainings"])}')
+    return args
 
 
 def run(cmd, port):
@@ -301,14 +335,14 @@ def iteration_schedule(cfg, epochs):
     return cfg
 
 
-def first_version_options():
-    """The config options that restore the first version's settings, from the profile that
+def first_version_settings():
+    """(description, config options) of the first version's settings, from the profile that
     measured what they cost."""
     spec = importlib.util.spec_from_file_location(
         'minilvis_train_profile', osp.join(REPO, 'benchmarks', 'minilvis_train_profile.py'))
     profile = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(profile)
-    return profile.VARIANTS['before'][1]
+    return profile.VARIANTS['before']
 
 
 def seeded_config(path, seed):
@@ -336,7 +370,7 @@ def run_config(training, epochs, seed):
     schedule."""
     cfg = seeded_config(TRAININGS[training]['config'], seed)
     if TRAININGS[training].get('first_version'):
-        cfg.merge_from_dict(first_version_options())
+        cfg.merge_from_dict(first_version_settings()[1])
     return iteration_schedule(cfg, epochs)
 
 
@@ -514,8 +548,11 @@ def train_and_evaluate(training, epochs, seed, args):
         print(f'[longtail] {name}: finished earlier ({run_path})', flush=True)
         return
     work_dir = osp.abspath(osp.join(args.work_dir, name))
-    # A training that picks up checkpoints of an earlier one is only partly timed here.
-    resumed = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    # A training that picks up checkpoints of an earlier one (its own, or a phase I it shares
+    # with another training) is only partly timed here.
+    trained_in = [work_dir] + ([phase1_work_dir(training, epochs, seed, args)]
+                               if len(cfgs) > 1 else [])
+    resumed = any(osp.isfile(osp.join(d, 'last_checkpoint')) for d in trained_in)
     start = time.time()
     if len(cfgs) == 1:
         (config, checkpoint), phase1_checkpoint = train(cfgs[0], work_dir, args), None
@@ -619,10 +656,10 @@ def verdict(table, row, reference, min_seeds=3):
     return out
 
 
-def verdict_table(table):
+def verdict_table(table, references):
     lines = ['| method | against | ' + ' | '.join(GROUPS) + ' |',
              '|---|---|' + '---|' * len(GROUPS)]
-    for reference in REFERENCES:
+    for reference in references:
         for row in ROW_LABELS:
             if row == reference or row not in table or reference not in table:
                 continue
@@ -633,7 +670,7 @@ def verdict_table(table):
     return '\n'.join(lines) if len(lines) > 2 else None
 
 
-def plot_table(table, path):
+def plot_table(table, path, title):
     """Box and mask AP per frequency group, mean ± std over seeds; the axes start at 0."""
     import matplotlib
     matplotlib.use('Agg')
@@ -653,7 +690,8 @@ def plot_table(table, path):
         ax.grid(axis='y', alpha=0.3)
         ax.legend(ncol=4, loc='upper left', fontsize=8)
     axes[1].set_xticks(x, [ROW_LABELS[r] for r in rows], rotation=30, ha='right', fontsize=8)
-    axes[0].set_title('mini-LVIS: long-tail methods at equal iterations (mean ± std over seeds)')
+    axes[0].set_title(f'mini-LVIS: long-tail methods at equal iterations{title} (mean ± std over '
+                      'seeds)')
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
@@ -805,31 +843,75 @@ def plot_curve(table, lengths, path):
     plt.close(fig)
 
 
+def settings_table(table):
+    """Each row's gain over the linear baseline of its own settings, with the shipped settings
+    and with the first version's, over the seeds where all four runs exist: mean ± std (seeds
+    with a gain). Whether the cheaper configs change what the comparison measures."""
+    keys = {'segm_AP': 'mask AP', 'segm_APr': 'mask APr', 'bbox_AP': 'box AP',
+            'bbox_APr': 'box APr'}
+    lines = ['| method | seeds | ' + ' | '.join(f'{name}, shipped | {name}, first version'
+                                              for name in keys.values()) + ' |',
+             '|---|---|' + '---|' * 2 * len(keys)]
+    for row in ROW_LABELS:
+        pairs = ((row, 'baseline'), (f'{row}_before', 'baseline_before'))
+        if row == 'baseline' or any(r not in table for pair in pairs for r in pair):
+            continue
+        seeds = sorted(set.intersection(*(set(table[r]) for pair in pairs for r in pair)))
+        if not seeds:
+            continue
+        cells = []
+        for key in keys:
+            for method, baseline in pairs:
+                diffs = [table[method][s][key] - table[baseline][s][key] for s in seeds]
+                cells.append(f'{mean_std(diffs)} ({sum(d > 0 for d in diffs)}/{len(diffs)})')
+        lines.append(f'| {ROW_LABELS[row]} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) if len(lines) > 2 else None
+
+
 def write_report(args, epochs):
-    loaded, stale, records = load_runs(args.runs_dir, TABLE_TRAININGS, [epochs], args.seeds)
+    spec = TABLES[args.settings]
+    loaded, stale, records = load_runs(args.runs_dir, spec['trainings'], [epochs], args.seeds)
     if not records:
         print('[longtail] no finished runs yet')
         return
     table = {row: per_seed for (row, _), per_seed in loaded.items()}
     finished = sorted(run_name(r['training'], epochs, r['seed']) for r in records)
-    sections = [
-        '# Long-tail methods on mini-LVIS',
+    first_version = args.settings == 'first_version'
+    flags = ' --settings first_version' if first_version else ''
+    sections = ['# Long-tail methods on mini-LVIS' + (
+        ", the first version's settings" if first_version else '')]
+    if first_version:
+        sections.append(
+            'The trainings of [longtail_minilvis.md](longtail_minilvis.md) that are not '
+            'dual-phase, again with the settings the mini-LVIS configs had before they were made '
+            f'cheaper ({first_version_settings()[0]}; '
+            '[minilvis_train_profile.md](minilvis_train_profile.md)), on the same schedule and '
+            'seeds: whether the cheaper configs change what the comparison measures.')
+    sections += [
         'Reproduce (runs accumulate; finished ones are reused): '
-        f'`python benchmarks/longtail_minilvis.py --seeds {" ".join(map(str, args.seeds))}`. '
+        f'`python benchmarks/longtail_minilvis.py{flags} --seeds '
+        f'{" ".join(map(str, args.seeds))}`. '
         f'Every training: {epochs * ITERS_PER_EPOCH} iterations ({epochs} epochs of the plain '
         'dataset, the length the learning curve chose: '
         '[longtail_schedule_minilvis.md](longtail_schedule_minilvis.md)), '
         f'{args.nproc} CPU processes x 2 images, the seed in `randomness` '
         '(`deterministic=False`). Values are AP x 100, mean ± std over seeds.',
-        f'Finished trainings: {len(records)} of {len(TABLE_TRAININGS) * len(args.seeds)} '
+        f'Finished trainings: {len(records)} of {len(spec["trainings"]) * len(args.seeds)} '
         f'({", ".join(finished)}).',
         results_table(table)]
-    for reference in REFERENCES:
+    if first_version:
+        shipped, _, _ = load_runs(args.runs_dir, FIRST_VERSION_OF, [epochs], args.seeds)
+        compared = settings_table(dict(table, **{row: s for (row, _), s in shipped.items()}))
+        if compared:
+            sections += ["Each row's gain over the linear baseline trained with the same "
+                         'settings, shipped against the first version\'s (same seeds; in '
+                         'brackets, the seeds with a gain):', compared]
+    for reference in spec['references']:
         paired = paired_table(table, reference) if reference in table else None
         if paired:
             sections += [f'Paired differences to {ROW_LABELS[reference]} (same seed; in '
                          'brackets, the seeds with a gain):', paired]
-    verdicts = verdict_table(table)
+    verdicts = verdict_table(table, spec['references'])
     if verdicts:
         sections += ['Per frequency group, against the reference of the same data or checkpoint: '
                      '"helps" only where every seed gains on both box and mask AP, "hurts" where '
@@ -837,7 +919,7 @@ def write_report(args, epochs):
     if stale:
         sections.append('Left out, trained with an older config: ' + ', '.join(stale))
     stem = osp.splitext(args.out)[0]
-    plot_table(table, stem + '.png')
+    plot_table(table, stem + '.png', ", first version's settings" if first_version else '')
     sections.append(f'![box and mask AP per frequency group]({osp.basename(stem)}.png)')
     text = '\n\n'.join(sections) + '\n'
     with atomic_open(args.out) as f:

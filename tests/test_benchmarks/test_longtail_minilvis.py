@@ -7,6 +7,7 @@ the committed run JSONs into the published pages, against numpy re-computations.
 import argparse
 import inspect
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -101,25 +102,70 @@ def test_every_training_runs_the_same_iterations(longtail):
     assert (configs['seesaw'].model.roi_head.mask_head.predictor_cfg.type == 'NormedConv2d')
 
 
-@pytest.mark.parametrize('control', ['baseline_before', 'rfs_before'])
-def test_speed_control_is_its_training_with_the_first_version_settings(longtail, control):
+@pytest.mark.parametrize('training', ['baseline_before', 'rfs_before', 'seesaw_before',
+                                      'seesaw_rfs_before', 'deconfound_before',
+                                      'deconfound_rfs_before'])
+def test_first_version_training_is_its_training_with_the_first_version_settings(longtail,
+                                                                               training):
     """Only the widths and the RoI count the speed-up changed differ from the shipped run."""
-    shipped = longtail.run_config(longtail.SPEED_CONTROLS[control], 16, 0).to_dict()
-    control = longtail.run_config(control, 16, 0).to_dict()
+    shipped_name = training[:-len('_before')]
+    shipped = longtail.run_config(shipped_name, 16, 0).to_dict()
+    control = longtail.run_config(training, 16, 0).to_dict()
     roi_head, rcnn = control['model']['roi_head'], control['model']['train_cfg']['rcnn']
     assert control['model']['neck']['out_channels'] == 128
     assert [h['fc_out_channels'] for h in roi_head['bbox_head']] == [512] * 3
     assert [h['in_channels'] for h in roi_head['bbox_head']] == [128] * 3
     assert roi_head['mask_head']['conv_out_channels'] == 128
     assert [stage['sampler']['num'] for stage in rcnn] == [128] * 3
-    for path, value in longtail.first_version_options().items():
+    for path, value in longtail.first_version_settings()[1].items():
         *parents, leaf = path.split('.')
         node = shipped
         for key in parents:
             node = node[int(key)] if isinstance(node, list) else node[key]
         node[leaf] = value
     assert shipped == control
-    assert not set(longtail.SPEED_CONTROLS) & set(longtail.TABLE_TRAININGS)
+    # The same evaluations, under rows of their own; neither table holds the other's trainings.
+    rows = longtail.TRAININGS[training]['rows']
+    assert rows == {f'{row}_before': how
+                    for row, how in longtail.TRAININGS[shipped_name]['rows'].items()}
+    assert training in longtail.TABLES['first_version']['trainings']
+    assert training not in longtail.TABLE_TRAININGS
+    assert set(longtail.SPEED_CONTROLS) <= set(longtail.TABLES['first_version']['trainings'])
+
+
+def test_trainings_outside_the_chosen_table_are_refused(longtail, monkeypatch, capsys):
+    monkeypatch.setattr('sys.argv', ['longtail_minilvis.py', '--settings', 'first_version',
+                                     '--trainings', 'seesaw_before', 'seesaw'])
+    with pytest.raises(SystemExit):
+        longtail.parse_args()
+    error = capsys.readouterr().err
+    assert "--trainings: seesaw not in the 'first_version' table" in error
+    assert 'seesaw_rfs_before' in error  # the allowed ones are named
+    monkeypatch.setattr('sys.argv', ['longtail_minilvis.py', '--settings', 'first_version'])
+    args = longtail.parse_args()
+    assert args.trainings == longtail.TABLES['first_version']['trainings']
+    assert args.out == 'docs/benchmarks/longtail_minilvis_first_version.md'
+
+
+def test_settings_table_is_each_gain_under_both_settings(longtail):
+    rng = np.random.default_rng(5)
+    rows = ('baseline', 'seesaw', 'baseline_before', 'seesaw_before')
+    table = {row: {seed: random_metrics(longtail, rng) for seed in (0, 1, 2)} for row in rows}
+    del table['seesaw_before'][1]  # only the seeds all four rows have are compared
+    seeds, cells = cells_of(longtail.settings_table(table), longtail.ROW_LABELS['seesaw'])
+    assert seeds == 2 and len(cells) == 8
+    for i, key in enumerate(('segm_AP', 'segm_APr', 'bbox_AP', 'bbox_APr')):
+        for cell, (method, baseline) in zip(cells[2 * i:2 * i + 2],
+                                            (('seesaw', 'baseline'),
+                                             ('seesaw_before', 'baseline_before'))):
+            diffs = np.array([table[method][s][key] - table[baseline][s][key] for s in (0, 2)],
+                             dtype=np.float64) * 100
+            mean, std, gains = re.fullmatch(r'(-?[\d.]+) ± ([\d.]+) \((\d)/2\)', cell).groups()
+            assert float(mean) == pytest.approx(diffs.mean(), abs=0.051)
+            assert float(std) == pytest.approx(diffs.std(ddof=1), abs=0.051)
+            assert int(gains) == int((diffs > 0).sum())
+    del table['baseline_before']
+    assert longtail.settings_table(table) is None  # nothing to compare under both
 
 
 def test_curve_reports_the_speed_controls_against_the_shipped_trainings(longtail, tmp_path):
@@ -348,7 +394,7 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
     assert stale == ['rfs_8e_seed0.json'] and len(records) == 2
 
     args = argparse.Namespace(seeds=[0, 1], runs_dir=str(runs_dir), nproc=2,
-                              out=str(tmp_path / 'longtail.md'))
+                              out=str(tmp_path / 'longtail.md'), settings='shipped')
     longtail.write_report(args, 8)
     page = (tmp_path / 'longtail.md').read_text()
     assert f'Finished trainings: 2 of {2 * len(longtail.TABLE_TRAININGS)}' in page
@@ -356,6 +402,54 @@ def test_report_counts_current_runs_and_lists_stale_ones(longtail, tmp_path):
     assert cells_of(page, longtail.ROW_LABELS['baseline'])[0] == 2
     assert 'rfs_4e' not in page  # another schedule is never mixed in
     assert (tmp_path / 'longtail.png').stat().st_size > 0
+
+
+def test_first_version_page_holds_its_own_rows_and_both_gains(longtail, tmp_path):
+    rng = np.random.default_rng(6)
+    runs_dir = tmp_path / 'runs'
+    runs_dir.mkdir()
+    metrics = {}
+    for training in ('baseline', 'rfs', 'baseline_before', 'rfs_before'):
+        for seed in (0, 1):
+            metrics[training, seed] = random_metrics(longtail, rng)
+            write_run(longtail, runs_dir, training, 16, seed,
+                      {training: metrics[training, seed]})
+    out = tmp_path / 'first_version.md'
+    args = argparse.Namespace(seeds=[0, 1], runs_dir=str(runs_dir), nproc=2, out=str(out),
+                              settings='first_version')
+    longtail.write_report(args, 16)
+    page = out.read_text()
+    n = len(longtail.TABLES['first_version']['trainings'])
+    assert f'Finished trainings: 4 of {2 * n}' in page
+    assert '--settings first_version --seeds 0 1' in page
+    assert f"| {longtail.ROW_LABELS['baseline']} |" not in page  # the shipped rows stay out
+    results = page.split('\n\n')[4]
+    assert cells_of(results, longtail.ROW_LABELS['rfs_before'])[0] == 2
+    _, cells = cells_of(page, longtail.ROW_LABELS['rfs'])  # the settings table's row
+    for cell, (method, baseline) in zip(cells[:2], (('rfs', 'baseline'),
+                                                    ('rfs_before', 'baseline_before'))):
+        gain = np.mean([metrics[method, s]['segm_AP'] - metrics[baseline, s]['segm_AP']
+                        for s in (0, 1)]) * 100
+        assert float(cell.split(' ± ')[0]) == pytest.approx(gain, abs=0.051)
+
+
+def test_a_dual_phase_training_on_a_phase1_trained_earlier_is_not_timed(longtail, monkeypatch,
+                                                                          tmp_path):
+    """Its time would leave phase I out: the run records none, as a resumed training does."""
+    args = argparse.Namespace(runs_dir=str(tmp_path / 'runs'), work_dir=str(tmp_path / 'work'),
+                              nproc=2)
+    (tmp_path / 'runs').mkdir()
+    phase1_dir = longtail.phase1_work_dir('dual_phase', 16, 0, args)
+    longtail.os.makedirs(phase1_dir)
+    monkeypatch.setattr(longtail, 'train_dual_phase', lambda *a: ('c.py', 'c.pth', 'p1.pth'))
+    monkeypatch.setattr(longtail, 'evaluate', lambda rows, *a: {r: {} for r in rows})
+    for finished_phase1, seconds in ((False, 0), (True, None)):
+        if finished_phase1:
+            (pathlib.Path(phase1_dir) / 'last_checkpoint').write_text('iter_1824.pth')
+        longtail.train_and_evaluate('dual_phase', 16, 0, args)
+        record = json.loads((tmp_path / 'runs' / 'dual_phase_16e_seed0.json').read_text())
+        assert record['train_seconds'] == seconds
+        (tmp_path / 'runs' / 'dual_phase_16e_seed0.json').unlink()
 
 
 def test_work_dir_of_another_config_is_moved_aside_not_reused(longtail, monkeypatch, tmp_path):
