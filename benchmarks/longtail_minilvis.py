@@ -741,9 +741,8 @@ def write_curve(args):
         if found:
             lines.append(found[0])
             choice += ' ' + found[1]
-    gains = speed_up_gains(args, lengths[-1])
-    if gains:
-        choice += ' ' + gains
+    choice += (' Every row\'s gain over the baseline under both settings, at every seed: '
+               '[longtail_minilvis_first_version.md](longtail_minilvis_first_version.md).')
     stem = osp.splitext(args.curve_out)[0]
     plot_curve(table, lengths, stem + '.png')
     sections = [
@@ -794,30 +793,6 @@ def speed_control(args, control, length):
 
 def _seconds(seconds) -> str:
     return '-' if seconds is None else str(seconds)
-
-
-def speed_up_gains(args, length):
-    """RFS's gain over the baseline under the shipped settings and under the first version's,
-    per seed where all four trainings have finished: whether the cheaper settings change what
-    the comparison measures."""
-    trainings = ('baseline', 'rfs', *SPEED_CONTROLS)
-    table, _, _ = load_runs(args.runs_dir, trainings, [length], args.seeds)
-    seeds = [seed for seed in args.seeds
-             if all(seed in table.get((t, length), {}) for t in trainings)]
-    if not seeds:
-        return None
-
-    def gain(rfs, baseline):
-        parts = []
-        for name, key in (('mask AP', 'segm_AP'), ('mask APr', 'segm_APr'), ('box AP', 'bbox_AP')):
-            diffs = [table[(rfs, length)][seed][key] - table[(baseline, length)][seed][key]
-                     for seed in seeds]
-            parts.append(f'{name} ' + ' / '.join(f'{100 * d:+.1f}' for d in diffs))
-        return ', '.join(parts)
-
-    return (f"RFS's gain over the baseline at {length} epochs, seed "
-            f"{' / '.join(map(str, seeds))}: with the shipped settings {gain('rfs', 'baseline')}; "
-            f"with the first version's {gain('rfs_before', 'baseline_before')}.")
 
 
 def plot_curve(table, lengths, path):
