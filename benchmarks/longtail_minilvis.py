@@ -604,7 +604,7 @@ def load_runs(runs_dir, trainings, epochs, seeds):
 def mean_std(values):
     values = np.asarray(values) * 100
     spread = f' ± {values.std(ddof=1):.1f}' if len(values) > 1 else ''
-    return f'{values.mean():.1f}{spread}'
+    return f'{round(values.mean(), 1) + 0.0:.1f}{spread}'  # + 0.0: no '-0.0'
 
 
 def results_table(table):

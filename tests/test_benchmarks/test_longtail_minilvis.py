@@ -70,6 +70,12 @@ def test_results_table_is_mean_and_sample_std(longtail):
         assert std == pytest.approx(values.std(ddof=1), abs=0.051)
 
 
+def test_a_difference_that_rounds_to_zero_has_no_sign(longtail):
+    assert longtail.mean_std([-0.0004]) == '0.0'
+    assert longtail.mean_std([-0.0006]) == '-0.1'
+    assert longtail.mean_std([-0.0004, -0.0004]) == '0.0 ± 0.0'
+
+
 def test_verdict_needs_every_seed_on_box_and_mask(longtail):
     rng = np.random.default_rng(3)
     reference = {seed: random_metrics(longtail, rng, 0.3, 0.5) for seed in (0, 1, 2)}
