@@ -34,6 +34,7 @@ checkpoint if the work dir still holds it.
 """
 import argparse
 import datetime
+import functools
 import hashlib
 import importlib.util
 import json
@@ -58,10 +59,10 @@ ITERS_PER_EPOCH = 114
 WARMUP_ITERS = 100
 CURVE_EPOCHS = (4, 8, 12, 16)
 CURVE_TRAININGS = ('baseline', 'rfs')
-# The speed-up's controls: the baseline and RFS with the settings of the first version (wider
+# The speed-up's controls: the curve's trainings with the settings of the first version (wider
 # FPN and heads, more sampled RoIs), trained at the curve's longest length; each against the
 # shipped training it restores.
-SPEED_CONTROLS = {'baseline_before': 'baseline', 'rfs_before': 'rfs'}
+SPEED_CONTROLS = {f'{training}_before': training for training in CURVE_TRAININGS}
 CONVERGED_WITHIN = 0.01  # mask AP
 # The schedule of the comparison, chosen by the learning curve (docs/benchmarks/
 # longtail_schedule_minilvis.md).
@@ -252,7 +253,7 @@ FIRST_VERSION_TRAININGS = {f'{t}_before': _with_first_version_settings(t)
 TRAININGS.update(FIRST_VERSION_TRAININGS)
 ROW_LABELS.update((row, f"{ROW_LABELS[row[:-len('_before')]]}, the first version's settings")
                   for recipe in FIRST_VERSION_TRAININGS.values() for row in recipe['rows'])
-FIRST_VERSION_REFERENCES = ('baseline_before', 'rfs_before', 'deconfound_before')
+FIRST_VERSION_REFERENCES = tuple(f'{r}_before' for r in REFERENCES if r in FIRST_VERSION_OF)
 # The two tables: each trains its own rows and writes its own page.
 TABLES = {
     'shipped': dict(trainings=TABLE_TRAININGS, references=REFERENCES,
@@ -335,6 +336,7 @@ def iteration_schedule(cfg, epochs):
     return cfg
 
 
+@functools.cache  # every first-version run's digest asks for them
 def first_version_settings():
     """(description, config options) of the first version's settings, from the profile that
     measured what they cost."""
